@@ -1,0 +1,62 @@
+# Builds everything the VM runs. Each target rebuilds only when its inputs
+# changed; `npm run setup` (qemu/setup.sh) installs system packages, then
+# runs this.
+SHELL := /bin/bash
+KVER := $(shell qemu/kernel-version.sh)
+BIN := node_modules/.bin
+
+NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
+TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
+KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch')
+HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c))
+
+all: addon typescript modules helpers image
+
+addon: build/Release/kmodlab.node
+typescript: out/tsc.stamp
+modules: out/kmod/stamp
+helpers: $(HELPERS)
+image: out/initramfs.cpio.gz
+
+# npm ci also builds the addon (package.json "install").
+node_modules/.package-lock.json: package.json package-lock.json
+	@echo "[build] npm ci"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# A new native/*.cc file or a binding.gyp edit needs node-gyp configure again.
+# node-gyp runs through npm so that npm's config (nodedir, proxies) applies.
+build/Release/kmodlab.node: $(NATIVE_SRC) node_modules/.package-lock.json
+	@echo "[build] addon"
+	@mkdir -p out
+	@if [ ! -f build/Makefile ] || [ binding.gyp -nt build/Makefile ] || [ native -nt build/Makefile ]; then \
+		npm exec --no -- node-gyp configure >out/addon-build.log 2>&1 || { cat out/addon-build.log; exit 1; }; fi
+	@npm exec --no -- node-gyp build >out/addon-build.log 2>&1 || { cat out/addon-build.log; exit 1; }
+	@touch $@
+
+out/tsc.stamp: $(TS_SRC) node_modules/.package-lock.json
+	@echo "[build] typescript"
+	@$(BIN)/tsc -p .
+	@mkdir -p out && touch $@
+
+out/kmod/stamp: $(KMOD_SRC)
+	@echo "[build] kernel modules for $(KVER)"
+	@$(MAKE) -s -C kmod KVER=$(KVER)
+	@rm -rf out/kmod && mkdir -p out/kmod
+	@find kmod -name '*.ko' -exec cp {} out/kmod/ \;
+	@touch $@
+
+out/bin/%: test/helpers/%.c
+	@echo "[build] $@"
+	@mkdir -p out/bin
+	@gcc -O2 -Wall -Wextra -Werror -static -Ikmod/include -o $@ $<
+
+out/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/kmod/stamp
+	@echo "[build] initramfs"
+	@bash qemu/mkinitramfs.sh $(KVER) out/kmod $@
+
+clean:
+	rm -rf out build dist
+	$(MAKE) -s -C kmod KVER=$(KVER) clean
+
+.PHONY: all addon typescript modules helpers image clean

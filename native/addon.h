@@ -1,0 +1,14 @@
+// Each native/*.cc file adds its functions to the addon's exports through
+// one Init function, called from addon.cc.
+#pragma once
+
+#include <napi.h>
+
+namespace kmodlab {
+
+void InitIoctl(Napi::Env env, Napi::Object exports);
+void InitMapping(Napi::Env env, Napi::Object exports);
+void InitKshram(Napi::Env env, Napi::Object exports);
+void InitKernelModule(Napi::Env env, Napi::Object exports);
+
+}  // namespace kmodlab

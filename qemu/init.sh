@@ -1,0 +1,88 @@
+#!/bin/busybox sh
+# PID 1 of the guest. Mounts the host's root read-only over virtio-9p (so the
+# guest runs the host's own node) and the project's out/ read-write, loads the
+# project's modules, runs the one command qemu/vm.sh asked for, unloads the
+# modules again and powers off. Everything it reports goes to the kernel log
+# with a "vm:" prefix, where qemu/vm.sh reads it.
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+say() { echo "vm: $*" >/dev/kmsg; }
+die() {
+	say "FAILED: $*"
+	poweroff -f
+}
+param() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
+
+if [ "$(param vm.probe)" = 1 ]; then
+	say "probe ok"
+	poweroff -f
+fi
+
+for m in $(cat /modules/order); do
+	insmod "/modules/$m.ko" || die "cannot load boot module $m"
+done
+
+# The virtio-9p devices are probed asynchronously: retry for a few seconds.
+p9="trans=virtio,version=9p2000.L,msize=512000"
+i=0
+until mount -t 9p -o "$p9,ro,cache=loose" hostroot /newroot 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "cannot mount the host root over 9p"
+	sleep 0.05
+done
+
+project=$(param vm.project)
+run=$(param vm.run)
+mount -t 9p -o "$p9" projout "/newroot$project/out" || die "cannot mount $project/out"
+mount -t proc proc /newroot/proc
+mount -t sysfs sysfs /newroot/sys
+mount -t devtmpfs devtmpfs /newroot/dev
+mount -t devpts devpts /newroot/dev/pts
+for dir in /tmp /run /var/tmp /dev/shm; do
+	mount -t tmpfs -o mode=1777 tmpfs "/newroot$dir"
+done
+mkdir -p /newroot/run/kmod
+mount --bind /kmod /newroot/run/kmod
+ip link set lo up
+
+if [ "$(param vm.modules)" != 0 ]; then
+	for ko in /kmod/*.ko; do
+		[ -f "$ko" ] || continue
+		insmod "$ko" || die "cannot load $(basename "$ko")"
+	done
+fi
+say "ready"
+
+env="HOME=/tmp PATH=$project/node_modules/.bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+env="$env KMOD_DIR=/run/kmod KMODLAB_VM=1 LANG=C.UTF-8 $(param vm.env | tr ',' ' ')"
+if [ "$(param vm.shell)" = 1 ]; then
+	setsid cttyhack chroot /newroot /usr/bin/env $env TERM=linux \
+		/bin/bash -c "cd $project && exec /bin/bash -i"
+	rc=$?
+else
+	# Raw, so the command's bytes reach the host unchanged (no \n -> \r\n).
+	stty -F /dev/ttyS1 raw -echo
+	chroot /newroot /usr/bin/env $env /bin/bash "$project/out/$run/cmd.sh" \
+		</dev/null >/dev/ttyS1 2>&1
+	rc=$?
+fi
+say "command exited with status $rc"
+
+# Whatever the command left running must not keep a module busy.
+kill -9 -1 2>/dev/null
+sleep 0.2
+for ko in /kmod/*.ko; do
+	name=$(basename "$ko" .ko)
+	[ -d "/sys/module/$name" ] || continue
+	rmmod "$name" || say "FAILED: cannot unload $name"
+done
+
+echo "$rc" >"/newroot$project/out/$run/status"
+sync
+say "powering off"
+poweroff -f

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's test command (npm test): installs and builds what is missing,
+# runs the host unit tests, then boots the VM once and runs the in-guest jest
+# suite against the real modules. Ends with a plain "N passed, N failed" line.
+#   npm test                  everything
+#   npm test -- --unit|--vm   one half
+#   npm test -- ARGS          extra jest arguments (a path pattern, -t NAME)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+halves=(unit vm) jest_args=()
+for arg in "$@"; do
+	case $arg in
+	--unit) halves=(unit) ;;
+	--vm) halves=(vm) ;;
+	*) jest_args+=("$arg") ;;
+	esac
+done
+
+bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+mkdir -p out/test
+rm -f out/test/*.json
+
+vm_rc=0
+for half in "${halves[@]}"; do
+	echo "[test] $half tests"
+	if [ "$half" = unit ]; then
+		node_modules/.bin/jest --selectProjects unit --json --outputFile=out/test/unit.json \
+			"${jest_args[@]}" >/dev/null
+	else
+		bash qemu/vm.sh --no-build -- node_modules/.bin/jest --selectProjects vm --runInBand \
+			--json --outputFile=out/test/vm.json "${jest_args[@]}" >/dev/null
+		vm_rc=$?
+	fi
+done
+node qemu/test-summary.js "$vm_rc" "${halves[@]}"

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# vm.sh [options] [--] COMMAND [ARG...]: runs COMMAND inside a QEMU guest
+# (the host's root shared read-only, the project's modules loaded) at the
+# project's root, streams its output, and exits with its status. The run
+# fails if the guest log shows an oops, BUG, WARNING, panic or a module that
+# would not load or unload, or if the guest hangs past the timeout.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+usage() {
+	cat <<'USAGE'
+usage: npm run vm -- [options] [--] COMMAND [ARG...]
+       npm run vm:shell
+Runs COMMAND in the guest, in the project's folder, as root; exits with its status.
+  --shell           an interactive shell in the guest instead of a command
+  --no-modules      do not load the project's kernel modules at boot
+  --no-build        skip the build step (qemu/setup.sh)
+  --e1000           give the guest an e1000 NIC (on an isolated user-mode network)
+  --netdev SPEC     QEMU -netdev for the e1000, e.g. socket,id=net0,udp=127.0.0.1:7001,localaddr=127.0.0.1:7000
+  --smp N           guest vCPUs (default 2)
+  --mem MB          guest memory (default 2048)
+  --timeout SEC     kill a guest that runs longer (default 1500)
+  --env NAME=VALUE  set a variable for COMMAND (repeatable)
+Environment: VM_ACCEL=kvm|tcg overrides the KVM probe.
+Logs: out/vm/guest.log (kernel console of the last run).
+USAGE
+}
+
+shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--shell) shell=1 ;;
+	--no-modules) modules=0 ;;
+	--no-build) build=0 ;;
+	--e1000) [ ${#nic[@]} -gt 0 ] || nic=(-netdev user,id=net0,restrict=on) ;;
+	--netdev) nic=(-netdev "$2"); shift ;;
+	--smp) smp=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--env) guest_env+=("$2"); shift ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) echo "vm: unknown option $1" >&2; usage >&2; exit 2 ;;
+	*) break ;;
+	esac
+	shift
+done
+[ $shell = 1 ] || [ $# -gt 0 ] || { usage >&2; exit 2; }
+case $root in *[[:space:],]*) echo "vm: the project path must not contain spaces or commas: $root" >&2; exit 2 ;; esac
+for e in "${guest_env[@]}"; do
+	case $e in *[[:space:],]*) echo "vm: --env values must not contain spaces or commas: $e" >&2; exit 2 ;; esac
+done
+
+cd "$root"
+[ $build = 0 ] || bash qemu/setup.sh
+kver=$(qemu/kernel-version.sh)
+kernel=/boot/vmlinuz-$kver
+mkdir -p out/vm
+
+# KVM where it works, TCG otherwise. The probe boots the guest with KVM and
+# waits a few seconds for init to answer; the verdict is kept in out/vm/accel.
+probe_accel() {
+	if [ ! -w /dev/kvm ]; then echo tcg; return; fi
+	local log
+	log=$(mktemp)
+	timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults -no-reboot \
+		-display none -serial "file:$log" -kernel "$kernel" -initrd out/initramfs.cpio.gz \
+		-append "console=ttyS0 panic=-1 vm.probe=1" >/dev/null 2>&1 || true
+	if grep -q 'vm: probe ok' "$log"; then echo kvm; else echo tcg; fi
+	rm -f "$log"
+}
+accel=${VM_ACCEL:-}
+if [ -z "$accel" ]; then
+	if [ ! -s out/vm/accel ]; then
+		echo "[vm] probing KVM (up to 10 s, once)" >&2
+		probe_accel >out/vm/accel
+	fi
+	accel=$(cat out/vm/accel)
+fi
+case $accel in
+kvm) accel_args=(-accel kvm -cpu host) ;;
+tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+*) echo "vm: VM_ACCEL must be kvm or tcg, not '$accel'" >&2; exit 2 ;;
+esac
+
+run=vm/run-$$
+rundir=out/$run
+rm -rf "$rundir" && mkdir -p "$rundir"
+printf 'cd %q\nexec' "$root" >"$rundir/cmd.sh"
+printf ' %q' "$@" >>"$rundir/cmd.sh"
+echo >>"$rundir/cmd.sh"
+: >"$rundir/output"
+
+append="console=ttyS0 loglevel=6 panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell"
+[ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
+qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
+	-display none -kernel "$kernel" -initrd out/initramfs.cpio.gz -append "$append"
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+	-virtfs "local,path=$root/out,mount_tag=projout,security_model=none,multidevs=remap")
+[ ${#nic[@]} -eq 0 ] || qemu+=("${nic[@]}" -device e1000,netdev=net0,mac=52:54:00:12:34:56)
+
+echo "[vm] $accel, $smp vCPU, ${mem} MiB, kernel $kver" >&2
+start=$(date +%s)
+if [ $shell = 1 ]; then
+	qemu+=(-serial mon:stdio)
+	"${qemu[@]}" || true
+	exit 0
+fi
+qemu+=(-serial "file:$rundir/guest.log" -chardev "file,id=cmdout,path=$rundir/output" -serial chardev:cmdout)
+timeout -k 10 "$timeout" "${qemu[@]}" </dev/null &
+qemu_pid=$!
+tail -n +1 -f --pid=$qemu_pid "$rundir/output" &
+tail_pid=$!
+qemu_rc=0
+wait $qemu_pid || qemu_rc=$?
+wait $tail_pid 2>/dev/null || true
+cp "$rundir/guest.log" out/vm/guest.log
+
+fail() {
+	echo "[vm] FAILED: $*" >&2
+	echo "[vm] guest log: $root/$rundir/guest.log" >&2
+	exit "${2:-1}"
+}
+[ $qemu_rc -ne 124 ] && [ $qemu_rc -ne 137 ] || fail "the guest did not finish within ${timeout}s"
+[ -s "$rundir/status" ] || fail "the guest stopped without reporting the command's status (crash or panic? qemu exit $qemu_rc)"
+status=$(cat "$rundir/status")
+if ! bash qemu/check-guest-log.sh "$rundir/guest.log" >&2; then
+	fail "the guest log shows the problems above" "$([ "$status" -ne 0 ] && echo "$status" || echo 1)"
+fi
+echo "[vm] exit status $status, $(($(date +%s) - start)) s; guest log: out/vm/guest.log" >&2
+rm -rf "$rundir"
+exit "$status"
