@@ -1,5 +1,6 @@
 // Loading and unloading the project's kernel modules (inside the VM), with
-// the kernel's own errno on failure: EEXIST, EBUSY, ENOENT.
+// the kernel's own errno on failure: EEXIST (already loaded), EAGAIN (in use),
+// ENOENT (not loaded).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -26,7 +27,11 @@ export function loadModule(name: string, params: Record<string, string | number>
   }
 }
 
-/** rmmod without waiting: throws EBUSY while anything holds the module. */
+/**
+ * rmmod without waiting. While anything holds the module (an open device, a
+ * mapping) the kernel refuses with EAGAIN (EWOULDBLOCK), which rmmod reports
+ * as "Module is in use".
+ */
 export function unloadModule(name: string): void {
   native.deleteModule(name);
 }

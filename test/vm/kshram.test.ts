@@ -1,0 +1,304 @@
+// kshram against the real module in the guest: devices, /proc, ioctls,
+// mmap sharing, every refusal with its errno, file I/O, unload and reload,
+// and concurrent use by several processes.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+
+import { isModuleLoaded, loadModule, reloadModule, unloadModule } from '../../lib/kmod';
+import { DEFAULT_SLOT_SIZE, KshramSlot, MAX_SLOT_SIZE, SLOT_COUNT, readProcTable, slotPath } from '../../lib/kshram';
+import { native } from '../../lib/native';
+
+const MiB = 1 << 20;
+// Child processes use the compiled API (dist/), built by qemu/setup.sh.
+const DIST = `${process.cwd()}/dist`;
+
+function node(script: string, args: string[] = []): string {
+  return execFileSync('node', ['-e', script, DIST, ...args], { encoding: 'utf8' });
+}
+
+beforeEach(() => reloadModule('kshram')); // every test starts from fresh slots
+afterAll(() => {
+  if (!isModuleLoaded('kshram')) loadModule('kshram');
+});
+
+describe('loading', () => {
+  test('creates /dev/kshram0..7 as character devices with mode 0666', () => {
+    for (let i = 0; i < SLOT_COUNT; i++) {
+      const st = fs.statSync(slotPath(i));
+      expect(st.isCharacterDevice()).toBe(true);
+      expect(st.mode & 0o777).toBe(0o666);
+    }
+    expect(fs.existsSync(slotPath(SLOT_COUNT))).toBe(false);
+  });
+
+  test('/proc/kshram lists every slot at 4096 bytes, in the exact format', () => {
+    expect(fs.readFileSync('/proc/kshram', 'utf8')).toBe(
+      Array.from({ length: 8 }, (_, i) => `0${i}: 4096\n`).join(''),
+    );
+  });
+
+  test('slots start zeroed; GETSLOTS is 8 and GETSIZE 4096', () => {
+    using slot = new KshramSlot(3);
+    expect(slot.slotCount()).toBe(8);
+    expect(slot.size).toBe(DEFAULT_SLOT_SIZE);
+    expect(slot.read().equals(Buffer.alloc(4096))).toBe(true);
+  });
+});
+
+describe('resizing', () => {
+  test('every slot resizes, above 1 MiB too, keeping its contents and zero-filling the rest', () => {
+    const sizes = [1, 100, 4095, 4097, 65536, MiB + 1, 3 * MiB, MAX_SLOT_SIZE];
+    for (let i = 0; i < SLOT_COUNT; i++) {
+      using slot = new KshramSlot(i);
+      slot.write(`slot ${i} keeps this`);
+      slot.resize(sizes[i]);
+      expect(slot.size).toBe(sizes[i]);
+      const data = slot.read();
+      expect(data.length).toBe(sizes[i]);
+      const kept = Buffer.from(`slot ${i} keeps this`).subarray(0, sizes[i]);
+      expect(data.subarray(0, kept.length).equals(kept)).toBe(true);
+      expect(data.subarray(kept.length).every((b) => b === 0)).toBe(true);
+    }
+    expect(readProcTable()).toEqual(sizes.map((size, slot) => ({ slot, size })));
+  });
+
+  test('shrinking then growing does not bring old bytes back', () => {
+    using slot = new KshramSlot(0);
+    slot.write(Buffer.alloc(4096, 0xaa));
+    slot.resize(10);
+    slot.resize(4096);
+    const data = slot.read();
+    expect(data.subarray(0, 10).every((b) => b === 0xaa)).toBe(true);
+    expect(data.subarray(10).every((b) => b === 0)).toBe(true);
+  });
+
+  test.each([
+    ['zero', 0],
+    ['negative', -1],
+    ['one byte past the maximum', MAX_SLOT_SIZE + 1],
+    ['absurd', 2 ** 52],
+  ])('a %s size is refused with EINVAL and changes nothing', (_name, size) => {
+    using slot = new KshramSlot(1);
+    slot.write('still here');
+    expect(() => slot.resize(size)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'ioctl', path: '/dev/kshram1' }),
+    );
+    expect(slot.size).toBe(4096);
+    expect(slot.read(10).toString()).toBe('still here');
+  });
+
+  test('contents and sizes persist across close and reopen', () => {
+    {
+      using slot = new KshramSlot(5);
+      slot.resize(2 * MiB);
+      slot.write('persisted', 2 * MiB - 9);
+    }
+    using again = new KshramSlot(5);
+    expect(again.size).toBe(2 * MiB);
+    expect(again.read(9, 2 * MiB - 9).toString()).toBe('persisted');
+  });
+
+  test('an unknown ioctl is ENOTTY', () => {
+    using slot = new KshramSlot(0);
+    expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE + 7, 0, slot.path)).toThrow(
+      expect.objectContaining({ code: 'ENOTTY' }),
+    );
+  });
+});
+
+describe('mmap', () => {
+  test('the whole slot maps, not just one page, and writes show through read()', () => {
+    using slot = new KshramSlot(2);
+    slot.resize(3 * MiB);
+    using mapping = slot.map();
+    expect(mapping.length).toBe(3 * MiB);
+    mapping.buffer.write('end of slot', 3 * MiB - 11);
+    mapping.buffer.write('start', 0);
+    expect(slot.read(11, 3 * MiB - 11).toString()).toBe('end of slot');
+    slot.write('via write');
+    expect(mapping.buffer.subarray(0, 9).toString()).toBe('via write');
+  });
+
+  test('a parent and its children see each other\'s writes at once', () => {
+    using slot = new KshramSlot(4);
+    using mapping = slot.map();
+    mapping.buffer.write('from parent', 0);
+    // The child maps the slot, reads the parent's bytes, then writes its own.
+    const seen = node(
+      `const { kshram } = require(process.argv[1]);
+       const slot = new kshram.KshramSlot(4);
+       const m = slot.map();
+       process.stdout.write(m.buffer.subarray(0, 11).toString());
+       m.buffer.write('from child', 100);
+       m.close(); slot.close();`,
+    );
+    expect(seen).toBe('from parent');
+    expect(mapping.buffer.subarray(100, 110).toString()).toBe('from child');
+  });
+
+  test('mapping past the slot\'s size is refused with EINVAL', () => {
+    using slot = new KshramSlot(0);
+    expect(() => slot.map(8192)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap', path: '/dev/kshram0' }));
+    expect(() => native.mmap(slot.fd, 4096, 4096, true, slot.path)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  test('a tiny slot maps one whole page whose tail is zero: no kernel memory shows', () => {
+    using slot = new KshramSlot(6);
+    slot.resize(10);
+    slot.write('0123456789');
+    using mapping = slot.map(native.pageSize);
+    expect(mapping.buffer.subarray(0, 10).toString()).toBe('0123456789');
+    expect(mapping.buffer.subarray(10).every((b) => b === 0)).toBe(true);
+    expect(() => slot.map(2 * native.pageSize)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  test('SETSIZE while mapped is EBUSY, also while only a child still maps it; after unmapping it works', async () => {
+    using slot = new KshramSlot(7);
+    const mapping = slot.map();
+    expect(() => slot.resize(8192)).toThrow(expect.objectContaining({ code: 'EBUSY', errno: -16, syscall: 'ioctl' }));
+    mapping.close();
+    slot.resize(4096); // no mapping left: allowed again
+
+    const child = spawn(
+      'node',
+      ['-e', `const { kshram } = require(process.argv[1]); const m = new kshram.KshramSlot(7).map(); console.log('mapped'); setInterval(() => m, 1000);`, DIST],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    let whileChildMaps: unknown;
+    try {
+      slot.resize(8192);
+    } catch (e) {
+      whileChildMaps = e;
+    }
+    child.kill('SIGKILL');
+    await exited;
+    expect(whileChildMaps).toEqual(expect.objectContaining({ code: 'EBUSY' }));
+    slot.resize(8192);
+    expect(slot.size).toBe(8192);
+  });
+
+  test('a mapping outlives its descriptor and its views empty on close', () => {
+    const slot = new KshramSlot(1);
+    const mapping = slot.map();
+    slot.close();
+    mapping.buffer.write('after close');
+    const view = mapping.buffer;
+    using again = new KshramSlot(1);
+    expect(again.read(11).toString()).toBe('after close');
+    mapping.close();
+    expect(view.length).toBe(0);
+  });
+});
+
+describe('file I/O', () => {
+  test('cat and dd behave like on a fixed-size file', () => {
+    using slot = new KshramSlot(0);
+    slot.write('hello from kshram');
+    const out = execFileSync('cat', ['/dev/kshram0']);
+    expect(out.length).toBe(4096);
+    expect(out.subarray(0, 17).toString()).toBe('hello from kshram');
+
+    fs.writeFileSync('/tmp/kshram-in', Buffer.alloc(5000, 0x41));
+    const dd = spawnSync('dd', ['if=/tmp/kshram-in', 'of=/dev/kshram0', 'bs=5000', 'count=1'], { encoding: 'utf8' });
+    expect(dd.status).not.toBe(0);
+    expect(dd.stderr).toMatch(/No space left on device/);
+    expect(slot.read().every((b) => b === 0x41)).toBe(true);
+
+    const seek = spawnSync('dd', ['if=/dev/kshram0', 'bs=1', 'skip=4090', 'count=100'], { encoding: 'buffer' });
+    expect(seek.status).toBe(0);
+    expect(seek.stdout.length).toBe(6);
+  });
+
+  test('writing at the end is ENOSPC, and a write across the end is cut short', () => {
+    using slot = new KshramSlot(3);
+    expect(slot.write('abcdef', 4093)).toBe(3);
+    expect(() => slot.write('x', 4096)).toThrow(expect.objectContaining({ code: 'ENOSPC', syscall: 'write' }));
+    expect(slot.read(3, 4093).toString()).toBe('abc');
+    expect(slot.read(10, 4096).length).toBe(0);
+  });
+});
+
+describe('unload and reload', () => {
+  test('an open slot keeps the module loaded (EAGAIN: in use); closed, it unloads and comes back fresh', () => {
+    const slot = new KshramSlot(2);
+    slot.resize(MiB);
+    slot.write('gone after reload');
+    expect(() => unloadModule('kshram')).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'delete_module' }));
+    const mapping = slot.map(); // a mapping holds the module even without the descriptor
+    slot.close();
+    expect(() => unloadModule('kshram')).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    mapping.close();
+    unloadModule('kshram');
+    expect(fs.existsSync('/proc/kshram')).toBe(false);
+    expect(fs.existsSync('/dev/kshram0')).toBe(false);
+    expect(() => unloadModule('kshram')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    loadModule('kshram');
+    expect(() => loadModule('kshram')).toThrow(expect.objectContaining({ code: 'EEXIST', syscall: 'finit_module' }));
+    expect(readProcTable().every(({ size }) => size === 4096)).toBe(true);
+    using again = new KshramSlot(2);
+    expect(again.read().every((b) => b === 0)).toBe(true);
+  });
+
+  test('unloading and reloading many times frees what it allocated', () => {
+    const churn = (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        using slot = new KshramSlot(i % 8);
+        slot.resize(MAX_SLOT_SIZE);
+        slot.close();
+        reloadModule('kshram');
+      }
+    };
+    churn(5); // warm up: the test process's own heap settles
+    const before = memAvailableKiB();
+    churn(30);
+    // Leaked slots would cost 30 x 4 MiB = 120 MiB; the bound leaves room for
+    // the JavaScript heap's own noise.
+    expect(before - memAvailableKiB()).toBeLessThan(40 * 1024);
+  });
+});
+
+function memAvailableKiB(): number {
+  return Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]);
+}
+
+describe('concurrency', () => {
+  test('several processes resizing and mapping slots at once all succeed, and contend safely on one slot', async () => {
+    // Each worker churns its own slot: resize, map, write a pattern, check it
+    // through read(), unmap. Two more workers fight over slot 7 and may only
+    // ever see EBUSY.
+    const worker = `
+      const { kshram } = require(process.argv[1]);
+      const index = Number(process.argv[2]), shared = process.argv[3] === 'shared';
+      const slot = new kshram.KshramSlot(index);
+      let busy = 0;
+      for (let i = 0; i < 40; i++) {
+        const size = 4096 * (1 + ((i * 7 + index) % 64));
+        try { slot.resize(size); } catch (e) { if (e.code !== 'EBUSY') throw e; busy++; continue; }
+        let m;
+        try { m = slot.map(); } catch (e) { if (shared && e.code === 'EINVAL') continue; throw e; }
+        m.buffer.fill(index + i, 0, m.length);
+        if (!shared && !slot.read(m.length).equals(m.buffer)) throw new Error('slot ' + index + ' mismatch');
+        m.close();
+      }
+      slot.close();
+      console.log('ok ' + busy);`;
+    const run = (index: number, mode: string) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn('node', ['-e', worker, DIST, String(index), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`worker ${index}: ${err}`))));
+      });
+    const results = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => run(i, 'own')),
+      run(7, 'shared'),
+      run(7, 'shared'),
+    ]);
+    expect(results.every((r) => r.startsWith('ok '))).toBe(true);
+    expect(readProcTable()).toHaveLength(8);
+  });
+});
