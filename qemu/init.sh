@@ -28,24 +28,33 @@ for m in $(cat /modules/order); do
 done
 
 # The virtio-9p devices are probed asynchronously: retry for a few seconds.
+# A 9p channel mounts once, so the root goes to /hostroot and is bound from there.
 p9="trans=virtio,version=9p2000.L,msize=512000"
+mkdir -p /hostroot
 i=0
-until mount -t 9p -o "$p9,ro,cache=loose" hostroot /newroot 2>/dev/null; do
+until mount -t 9p -o "$p9,ro,cache=loose" hostroot /hostroot 2>/dev/null; do
 	i=$((i + 1))
 	[ $i -lt 100 ] || die "cannot mount the host root over 9p"
 	sleep 0.05
 done
+mount --bind /hostroot /newroot
 
 project=$(param vm.project)
 run=$(param vm.run)
-mount -t 9p -o "$p9" projout "/newroot$project/out" || die "cannot mount $project/out"
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
+mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
 for dir in /tmp /run /var/tmp /dev/shm; do
 	mount -t tmpfs -o mode=1777 tmpfs "/newroot$dir"
 done
+# A project under /tmp (a fresh clone, say) was just covered: bring it back.
+if [ ! -d "/newroot$project" ]; then
+	mkdir -p "/newroot$project"
+	mount --bind "/hostroot$project" "/newroot$project"
+fi
+mount -t 9p -o "$p9" projout "/newroot$project/out" || die "cannot mount $project/out"
 mkdir -p /newroot/run/kmod
 mount --bind /kmod /newroot/run/kmod
 ip link set lo up
