@@ -85,6 +85,8 @@ esac
 
 run=vm/run-$$
 rundir=out/$run
+# Failed runs keep their folder for a look; a day later it goes.
+find out/vm -maxdepth 1 -name "run-*" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 rm -rf "$rundir" && mkdir -p "$rundir"
 printf 'cd %q\nexec' "$root" >"$rundir/cmd.sh"
 printf ' %q' "$@" >>"$rundir/cmd.sh"
@@ -117,16 +119,17 @@ wait $tail_pid 2>/dev/null || true
 cp "$rundir/guest.log" out/vm/guest.log
 
 fail() {
-	echo "[vm] FAILED: $*" >&2
+	echo "[vm] FAILED: $1" >&2
 	echo "[vm] guest log: $root/$rundir/guest.log" >&2
 	exit "${2:-1}"
 }
+# The log is read whatever happened: it says why a guest died or hung.
+log_ok=1
+bash qemu/check-guest-log.sh "$rundir/guest.log" >&2 || log_ok=0
 [ $qemu_rc -ne 124 ] && [ $qemu_rc -ne 137 ] || fail "the guest did not finish within ${timeout}s"
 [ -s "$rundir/status" ] || fail "the guest stopped without reporting the command's status (crash or panic? qemu exit $qemu_rc)"
 status=$(cat "$rundir/status")
-if ! bash qemu/check-guest-log.sh "$rundir/guest.log" >&2; then
-	fail "the guest log shows the problems above" "$([ "$status" -ne 0 ] && echo "$status" || echo 1)"
-fi
+[ $log_ok = 1 ] || fail "the guest log shows the problems above" "$([ "$status" -ne 0 ] && echo "$status" || echo 1)"
 echo "[vm] exit status $status, $(($(date +%s) - start)) s; guest log: out/vm/guest.log" >&2
 rm -rf "$rundir"
 exit "$status"
