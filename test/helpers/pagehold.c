@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pagehold: a process that holds read-only pages of chosen contents, for
+ * memory_info's tests, demo and benchmark.
+ *
+ * usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [LABEL:COUNT]...
+ *   LABEL:COUNT  COUNT pages whose contents derive from LABEL and SEED only:
+ *                the same label gives the same contents, in any process
+ *   -u UNIQUE    UNIQUE pages whose contents derive from the pid too: no twins
+ *   -n NAME      process name (comm) to run under, at most 15 bytes
+ *   -s SEED      mixed into every label's contents (default 0)
+ *   -l LAZY      LAZY more pages, writable, mapped but not touched
+ *   -k CHUNK     pages touched per SIGUSR1 (default 1)
+ *   -H           let the labelled pages be transparent huge pages (2 MiB aligned)
+ *
+ * All labelled and unique pages are written, then made read-only with
+ * mprotect(). Then it prints "ready <pid> <held pages> <lazy pages>" and
+ * waits. Each "touch N" line on stdin, or SIGUSR1 (CHUNK pages), writes one
+ * more lazy page at a time and answers "touched <total>". It exits when
+ * stdin closes.
+ *
+ * Contents are pseudo-random bytes, so that they never equal any other
+ * page of the process (its code, its data, the zero page).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "uapi/memory_info.h"
+
+#define HUGE_SIZE (2UL << 20)
+
+static volatile sig_atomic_t touch_requests;
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+	touch_requests++;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "pagehold: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [LABEL:COUNT]...\n");
+	exit(2);
+}
+
+static unsigned long parse_count(const char *text)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-') {
+		fprintf(stderr, "pagehold: not a count: '%s'\n", text);
+		exit(2);
+	}
+	return n;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t fnv1a64(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void fill_page(unsigned char *page, size_t page_size, uint64_t seed)
+{
+	uint64_t state = seed, word;
+	size_t i;
+
+	for (i = 0; i < page_size; i += sizeof(word)) {
+		word = splitmix64(&state);
+		memcpy(page + i, &word, sizeof(word));
+	}
+}
+
+/* Anonymous private memory; 2 MiB aligned and THP-eligible if @huge. */
+static unsigned char *map_pages(size_t len, int huge)
+{
+	size_t extra = huge ? HUGE_SIZE : 0;
+	unsigned char *p;
+	uintptr_t aligned;
+
+	p = mmap(NULL, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	if (huge) {
+		aligned = ((uintptr_t)p + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+		p = (unsigned char *)aligned;
+	}
+	/* Exact page counts: no THP unless asked for. */
+	if (madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise");
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long unique = 0, lazy = 0, chunk = 1, held = 0, touched = 0, count, i;
+	size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *held_pages = NULL, *lazy_pages = NULL, *p;
+	const char *name = NULL;
+	uint64_t seed = 0;
+	struct sigaction sa;
+	sigset_t block, unblocked;
+	char line[64];
+	int opt, huge = 0;
+
+	while ((opt = getopt(argc, argv, "n:s:u:l:k:H")) != -1) {
+		switch (opt) {
+		case 'n':
+			name = optarg;
+			break;
+		case 's':
+			seed = parse_count(optarg);
+			break;
+		case 'u':
+			unique = parse_count(optarg);
+			break;
+		case 'l':
+			lazy = parse_count(optarg);
+			break;
+		case 'k':
+			chunk = parse_count(optarg);
+			break;
+		case 'H':
+			huge = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	for (i = optind; i < (unsigned long)argc; i++) {
+		const char *colon = strrchr(argv[i], ':');
+
+		if (!colon || colon == argv[i])
+			usage();
+		held += parse_count(colon + 1);
+	}
+	held += unique;
+
+	if (name) {
+		/* PR_SET_NAME would cut a longer name short without a word. */
+		if (strlen(name) > MEMORY_INFO_NAME_MAX) {
+			fprintf(stderr, "pagehold: name longer than %d bytes: '%s'\n",
+				MEMORY_INFO_NAME_MAX, name);
+			return 2;
+		}
+		if (prctl(PR_SET_NAME, name, 0, 0, 0))
+			die("prctl(PR_SET_NAME)");
+	}
+
+	if (held) {
+		held_pages = map_pages(held * page_size, huge);
+		p = held_pages;
+		for (i = optind; i < (unsigned long)argc; i++) {
+			const char *colon = strrchr(argv[i], ':');
+			uint64_t label = fnv1a64(argv[i], colon - argv[i]) ^ (seed * 0x9e3779b97f4a7c15ULL);
+
+			for (count = parse_count(colon + 1); count; count--, p += page_size)
+				fill_page(p, page_size, label);
+		}
+		for (i = 0; i < unique; i++, p += page_size)
+			fill_page(p, page_size, ((uint64_t)getpid() << 32 | i) ^ 0x756e69717565ULL);
+		if (mprotect(held_pages, held * page_size, PROT_READ))
+			die("mprotect");
+	}
+	if (lazy)
+		lazy_pages = map_pages(lazy * page_size, 0);
+
+	/* SIGUSR1 is only taken inside ppoll(): none is lost between checks. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigusr1;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL))
+		die("sigaction");
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &block, &unblocked))
+		die("sigprocmask");
+	sigdelset(&unblocked, SIGUSR1);
+
+	/* Unbuffered, so that ppoll() sees every line still to be read. */
+	setvbuf(stdin, NULL, _IONBF, 0);
+	printf("ready %d %lu %lu\n", getpid(), held, lazy);
+	fflush(stdout);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		unsigned long want = 0;
+
+		if (ppoll(&pfd, 1, NULL, &unblocked) < 0) {
+			if (errno != EINTR)
+				die("ppoll");
+			want = chunk * touch_requests;
+			touch_requests = 0;
+		} else {
+			if (!fgets(line, sizeof(line), stdin))
+				return 0;	/* stdin closed: done */
+			if (sscanf(line, "touch %lu", &want) != 1) {
+				fprintf(stderr, "pagehold: unknown request: %s", line);
+				continue;
+			}
+		}
+		if (want > lazy - touched) {
+			printf("error: only %lu lazy pages left\n", lazy - touched);
+			fflush(stdout);
+			continue;
+		}
+		for (i = 0; i < want; i++, touched++)
+			lazy_pages[touched * page_size] = 1;
+		printf("touched %lu\n", touched);
+		fflush(stdout);
+	}
+}
