@@ -22,7 +22,7 @@ export interface PageHoldOptions {
   lazy?: number;
   /** Pages touched per SIGUSR1. */
   chunk?: number;
-  /** Let the labelled pages be transparent huge pages. */
+  /** Let labelled and lazy pages be transparent huge pages (2 MiB aligned). */
   huge?: boolean;
 }
 

@@ -11,7 +11,7 @@
  *   -s SEED      mixed into every label's contents (default 0)
  *   -l LAZY      LAZY more pages, writable, mapped but not touched
  *   -k CHUNK     pages touched per SIGUSR1 (default 1)
- *   -H           let the labelled pages be transparent huge pages (2 MiB aligned)
+ *   -H           let labelled and lazy pages be transparent huge pages (2 MiB aligned)
  *
  * All labelled and unique pages are written, then made read-only with
  * mprotect(). Then it prints "ready <pid> <held pages> <lazy pages>" and
@@ -52,7 +52,7 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void usage(void)
+static void print_usage(void)
 {
 	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [LABEL:COUNT]...\n");
 	exit(2);
@@ -156,14 +156,14 @@ int main(int argc, char **argv)
 			huge = 1;
 			break;
 		default:
-			usage();
+			print_usage();
 		}
 	}
 	for (i = optind; i < (unsigned long)argc; i++) {
 		const char *colon = strrchr(argv[i], ':');
 
 		if (!colon || colon == argv[i])
-			usage();
+			print_usage();
 		held += parse_count(colon + 1);
 	}
 	held += unique;
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 			die("mprotect");
 	}
 	if (lazy)
-		lazy_pages = map_pages(lazy * page_size, 0);
+		lazy_pages = map_pages(lazy * page_size, huge);
 
 	/* SIGUSR1 is only taken inside ppoll(): none is lost between checks. */
 	memset(&sa, 0, sizeof(sa));
