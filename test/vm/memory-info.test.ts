@@ -498,6 +498,22 @@ describe('concurrency', () => {
   });
 });
 
+describe('resources', () => {
+  test("every page reference is dropped: a holder's memory comes back when it exits", async () => {
+    const freeKib = () => Number(/^MemFree:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]);
+    const before = freeKib();
+    // 20,000 pages, 80 MiB: the searches below take a reference on each, twice.
+    const holder = await hold({ name: 'mi-refs', labels: { A: 10000 }, unique: 10000 });
+    reset();
+    expect(filter('mi-refs')).toMatchObject({ mayBeShared: 10000, nbGroup: 1 });
+    all();
+    expect(before - freeKib()).toBeGreaterThan(70 * 1024);
+    await holder.stop();
+    // A reference kept would keep the 80 MiB; some slack for other activity.
+    expect(before - freeKib()).toBeLessThan(20 * 1024);
+  });
+});
+
 describe('load and unload', () => {
   test('loading builds the table; unloading with the file open frees it and later reads fail cleanly', async () => {
     const holder = await hold({ name: 'mi-reload', labels: { A: 3 } });
