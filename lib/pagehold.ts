@@ -24,6 +24,8 @@ export interface PageHoldOptions {
   chunk?: number;
   /** Let labelled and lazy pages be transparent huge pages (2 MiB aligned). */
   huge?: boolean;
+  /** Serve from a second thread and end the main one: a process whose leader is a zombie. */
+  leaderExits?: boolean;
 }
 
 export class PageHolder implements AsyncDisposable {
@@ -57,6 +59,7 @@ export class PageHolder implements AsyncDisposable {
     if (options.lazy !== undefined) args.push('-l', String(options.lazy));
     if (options.chunk !== undefined) args.push('-k', String(options.chunk));
     if (options.huge) args.push('-H');
+    if (options.leaderExits) args.push('-T');
     for (const [label, count] of Object.entries(options.labels ?? {})) args.push(`${label}:${count}`);
 
     const child = spawn(PAGEHOLD_PATH, args, { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -440,6 +440,8 @@ static void mi_group_bucket(struct mi_page *v, size_t n,
 	for (first = 0; first < n; first += size) {
 		size = 1;
 		for (i = first + 1; i < n; i++) {
+			if (!(i % 256))
+				cond_resched();
 			if (!mi_same_contents(v[first].page, v[i].page))
 				continue;
 			swap(v[first + size], v[i]);
@@ -487,6 +489,26 @@ static void mi_group_pages(struct mi_pages *p, unsigned long *may_be_shared,
 	}
 }
 
+/*
+ * The address space of process @p, from any of its threads: a leader that
+ * called pthread_exit() has none of its own but its process lives on.
+ * NULL for kernel threads and exited processes.
+ */
+static struct mm_struct *mi_process_mm(struct task_struct *p)
+{
+	struct mm_struct *mm = NULL;
+	struct task_struct *t;
+
+	rcu_read_lock();
+	for_each_thread(p, t) {
+		mm = get_task_mm(t);
+		if (mm)
+			break;
+	}
+	rcu_read_unlock();
+	return mm;
+}
+
 /* Computes may_be_shared and nb_group of @e from its live processes. */
 static int mi_name_group(struct mi_name *e)
 {
@@ -500,7 +522,7 @@ static int mi_name_group(struct mi_name *e)
 		task = get_pid_task(e->pids[i], PIDTYPE_PID);
 		if (!task)
 			continue;	/* exited since the table was built */
-		mm = get_task_mm(task);
+		mm = mi_process_mm(task);
 		put_task_struct(task);
 		if (!mm)
 			continue;
@@ -580,9 +602,9 @@ static int mi_table_add(struct mi_table *table, struct task_struct *task)
 	struct pid *pid;
 	int ret;
 
-	mm = get_task_mm(task);
+	mm = mi_process_mm(task);
 	if (!mm)
-		return 0;	/* a kernel thread, or exiting */
+		return 0;	/* a kernel thread, or exited */
 	ret = mi_walk_mm(mm, &total, &valid, NULL);
 	mmput(mm);
 	if (ret)

@@ -3,7 +3,7 @@
  * pagehold: a process that holds read-only pages of chosen contents, for
  * memory_info's tests, demo and benchmark.
  *
- * usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [LABEL:COUNT]...
+ * usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [-T] [LABEL:COUNT]...
  *   LABEL:COUNT  COUNT pages whose contents derive from LABEL and SEED only:
  *                the same label gives the same contents, in any process
  *   -u UNIQUE    UNIQUE pages whose contents derive from the pid too: no twins
@@ -12,6 +12,8 @@
  *   -l LAZY      LAZY more pages, writable, mapped but not touched
  *   -k CHUNK     pages touched per SIGUSR1 (default 1)
  *   -H           let labelled and lazy pages be transparent huge pages (2 MiB aligned)
+ *   -T           wait in a second thread while the main one exits (pthread_exit):
+ *                the process lives on, its leader has no mm of its own
  *
  * All labelled and unique pages are written, then made read-only with
  * mprotect(). Then it prints "ready <pid> <held pages> <lazy pages>" and
@@ -25,6 +27,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +43,12 @@
 
 static volatile sig_atomic_t touch_requests;
 
+/* What serve() works on. */
+static size_t page_size;
+static unsigned char *lazy_pages;
+static unsigned long held, lazy, chunk = 1;
+static sigset_t unblocked;	/* the signal mask with SIGUSR1 let through */
+
 static void on_sigusr1(int sig)
 {
 	(void)sig;
@@ -54,7 +63,7 @@ static void die(const char *what)
 
 static void print_usage(void)
 {
-	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [LABEL:COUNT]...\n");
+	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [-T] [LABEL:COUNT]...\n");
 	exit(2);
 }
 
@@ -123,19 +132,77 @@ static unsigned char *map_pages(size_t len, int huge)
 	return p;
 }
 
+/* The main thread is a zombie: it called pthread_exit() and is gone. */
+static int leader_gone(void)
+{
+	char stat[256], *end;
+	FILE *f = fopen("/proc/self/stat", "r");
+	int gone;
+
+	if (!f)
+		die("/proc/self/stat");
+	gone = fgets(stat, sizeof(stat), f) && (end = strrchr(stat, ')')) && end[2] == 'Z';
+	fclose(f);
+	return gone;
+}
+
+/*
+ * Announces "ready" (once the main thread is gone, if @leader_exits), then
+ * answers touch requests until stdin closes, and ends the process.
+ */
+static void *serve(void *leader_exits)
+{
+	unsigned long touched = 0, want, i;
+	char line[64];
+
+	while (leader_exits && !leader_gone())
+		usleep(1000);
+	printf("ready %d %lu %lu\n", getpid(), held, lazy);
+	fflush(stdout);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+
+		want = 0;
+		if (ppoll(&pfd, 1, NULL, &unblocked) < 0) {
+			if (errno != EINTR)
+				die("ppoll");
+			want = chunk * touch_requests;
+			touch_requests = 0;
+		} else {
+			if (!fgets(line, sizeof(line), stdin))
+				exit(0);	/* stdin closed: done */
+			if (sscanf(line, "touch %lu", &want) != 1) {
+				fprintf(stderr, "pagehold: unknown request: %s", line);
+				continue;
+			}
+		}
+		if (want > lazy - touched) {
+			printf("error: only %lu lazy pages left\n", lazy - touched);
+			fflush(stdout);
+			continue;
+		}
+		for (i = 0; i < want; i++, touched++)
+			lazy_pages[touched * page_size] = 1;
+		printf("touched %lu\n", touched);
+		fflush(stdout);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	unsigned long unique = 0, lazy = 0, chunk = 1, held = 0, touched = 0, count, i;
-	size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
-	unsigned char *held_pages = NULL, *lazy_pages = NULL, *p;
+	unsigned long unique = 0, count, i;
+	unsigned char *held_pages = NULL, *p;
 	const char *name = NULL;
 	uint64_t seed = 0;
 	struct sigaction sa;
-	sigset_t block, unblocked;
-	char line[64];
-	int opt, huge = 0;
+	sigset_t block;
+	int opt, huge = 0, leader_exits = 0;
+	pthread_t thread;
 
-	while ((opt = getopt(argc, argv, "n:s:u:l:k:H")) != -1) {
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+	while ((opt = getopt(argc, argv, "n:s:u:l:k:HT")) != -1) {
 		switch (opt) {
 		case 'n':
 			name = optarg;
@@ -154,6 +221,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			huge = 1;
+			break;
+		case 'T':
+			leader_exits = 1;
 			break;
 		default:
 			print_usage();
@@ -211,34 +281,11 @@ int main(int argc, char **argv)
 
 	/* Unbuffered, so that ppoll() sees every line still to be read. */
 	setvbuf(stdin, NULL, _IONBF, 0);
-	printf("ready %d %lu %lu\n", getpid(), held, lazy);
-	fflush(stdout);
-
-	for (;;) {
-		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
-		unsigned long want = 0;
-
-		if (ppoll(&pfd, 1, NULL, &unblocked) < 0) {
-			if (errno != EINTR)
-				die("ppoll");
-			want = chunk * touch_requests;
-			touch_requests = 0;
-		} else {
-			if (!fgets(line, sizeof(line), stdin))
-				return 0;	/* stdin closed: done */
-			if (sscanf(line, "touch %lu", &want) != 1) {
-				fprintf(stderr, "pagehold: unknown request: %s", line);
-				continue;
-			}
-		}
-		if (want > lazy - touched) {
-			printf("error: only %lu lazy pages left\n", lazy - touched);
-			fflush(stdout);
-			continue;
-		}
-		for (i = 0; i < want; i++, touched++)
-			lazy_pages[touched * page_size] = 1;
-		printf("touched %lu\n", touched);
-		fflush(stdout);
-	}
+	if (!leader_exits)
+		serve(NULL);
+	/* The new thread inherits the name and the blocked SIGUSR1. */
+	errno = pthread_create(&thread, NULL, serve, &leader_exits);
+	if (errno)
+		die("pthread_create");
+	pthread_exit(NULL);
 }

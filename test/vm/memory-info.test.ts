@@ -52,7 +52,8 @@ function kernelErrors(): string[] {
   return execFileSync('dmesg', ['--level=err', '--notime'], { encoding: 'utf8' }).split('\n');
 }
 
-function vmSizeKib(pid: number): number {
+/** VmSize of /proc/<pid>/status (or of /proc/<pid>/task/<tid>/status), in KiB. */
+function vmSizeKib(pid: number | string): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmSize:\s+(\d+) kB$/m.exec(status)![1]);
 }
@@ -130,6 +131,16 @@ describe('the Listing sequence', () => {
     // kthreadd (pid 2) and its children have no mm.
     expect(listed).not.toContain(2);
     expect(listed).toContain(1);
+  });
+
+  test('a process whose main thread has exited is listed, with the address space its threads share', async () => {
+    const holder = await hold({ name: 'mi-leader', labels: { A: 2 }, lazy: 10, leaderExits: true });
+    expect(fs.readFileSync(`/proc/${holder.pid}/stat`, 'utf8')).toMatch(/\) Z /);
+    const thread = fs.readdirSync(`/proc/${holder.pid}/task`).find((tid) => Number(tid) !== holder.pid)!;
+    reset();
+    const record = filter('mi-leader');
+    expect(record).toMatchObject({ pids: [holder.pid], mayBeShared: 2, nbGroup: 1 });
+    expect(record.total * PAGE_KIB).toBe(vmSizeKib(`${holder.pid}/task/${thread}`));
   });
 });
 
