@@ -16,6 +16,10 @@ export interface PageHoldOptions {
   labels?: Record<string, number>;
   /** Pages whose contents no other page has (they derive from the pid). */
   unique?: number;
+  /** One more unique page, mapped read-only this many times: one physical page, several addresses. */
+  aliases?: number;
+  /** Read-only anonymous pages read but never written: the kernel's zero page, this many times. */
+  zeroPages?: number;
   /** Mixed into every label's contents. */
   seed?: number;
   /** Writable pages mapped but not touched until touch() or SIGUSR1. */
@@ -56,6 +60,8 @@ export class PageHolder implements AsyncDisposable {
     if (options.name !== undefined) args.push('-n', options.name);
     if (options.seed !== undefined) args.push('-s', String(options.seed));
     if (options.unique !== undefined) args.push('-u', String(options.unique));
+    if (options.aliases !== undefined) args.push('-m', String(options.aliases));
+    if (options.zeroPages !== undefined) args.push('-z', String(options.zeroPages));
     if (options.lazy !== undefined) args.push('-l', String(options.lazy));
     if (options.chunk !== undefined) args.push('-k', String(options.chunk));
     if (options.huge) args.push('-H');

@@ -11,8 +11,9 @@
  * readable, non-writable VMAs are collected (one reference each), a
  * physical page mapped several times is counted once, the distinct pages
  * are hashed (xxh64), sorted by hash, and pages of one hash are confirmed
- * equal with memcmp() before they form a group. The cost is linear in the
- * number of pages, plus an n log n sort of 16-byte entries.
+ * equal with memcmp() before they form a group. Both sorts are counting
+ * sorts on the top bits of well-spread keys: the whole search is linear in
+ * the number of pages, with about 44 bytes of memory a page.
  *
  * Writing a command sets what reading the file shows: the table's lines
  * for ALL and FILTER, "[SUCCESS]" for RESET and DEL, "[ERROR]: <message>"
@@ -22,6 +23,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/err.h>
+#include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/highmem.h>
 #include <linux/jhash.h>
@@ -39,7 +41,6 @@
 #include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/xxhash.h>
@@ -49,7 +50,7 @@
 static unsigned int group_mem_max_kib = 256 * 1024;
 module_param(group_mem_max_kib, uint, 0644);
 MODULE_PARM_DESC(group_mem_max_kib,
-		 "Most memory (KiB) one identical-page search may use, 16 bytes a page; beyond it ALL/FILTER fail with ENOMEM (default 262144)");
+		 "Most memory (KiB) one identical-page search may use, about 44 bytes a page; beyond it ALL/FILTER fail with ENOMEM (default 262144)");
 
 /* One process name and what its processes use. */
 struct mi_name {
@@ -89,16 +90,17 @@ static struct proc_dir_entry *mi_proc;
 /* Random per load, so that colliding pages cannot be prepared in advance. */
 static u64 mi_hash_seed;
 
-/* A page met while collecting, with a reference held, and its hash. */
-struct mi_page {
-	struct page *page;
-	u64 hash;
-};
-
+/* The pages met while collecting, one reference held on each. */
 struct mi_pages {
-	struct mi_page *v;
+	struct page **v;
 	size_t nr;
 	size_t max;
+};
+
+/* A sort key and the index of the page it stands for. */
+struct mi_key {
+	u64 key;
+	size_t idx;
 };
 
 /* State of one page-table walk over one mm. */
@@ -135,7 +137,7 @@ static int mi_pages_reserve(struct mi_pages *p, size_t more)
 {
 	size_t limit = (size_t)READ_ONCE(group_mem_max_kib) * 1024 / sizeof(*p->v);
 	size_t want = p->nr + more, max;
-	struct mi_page *v;
+	struct page **v;
 
 	if (want <= p->max)
 		return 0;
@@ -156,7 +158,8 @@ static void mi_pages_release(struct mi_pages *p)
 	size_t i;
 
 	for (i = 0; i < p->nr; i++) {
-		put_page(p->v[i].page);
+		if (p->v[i])
+			put_page(p->v[i]);
 		if (!(i % 1024))
 			cond_resched();
 	}
@@ -170,9 +173,7 @@ static void mi_pages_release(struct mi_pages *p)
 static void mi_pages_add(struct mi_pages *p, struct page *page)
 {
 	get_page(page);
-	p->v[p->nr].page = page;
-	p->v[p->nr].hash = 0;
-	p->nr++;
+	p->v[p->nr++] = page;
 }
 
 /* --- page-table walk ---------------------------------------------------- */
@@ -250,7 +251,7 @@ static bool mi_walk_huge_pmd(struct mi_walk *w, pmd_t *pmd, unsigned long addr,
 		return pmd_none(entry) || !pmd_present(entry);
 	}
 	w->valid += (end - addr) >> PAGE_SHIFT;
-	/* Only THPs in a compared VMA get here collecting (see mi_walk_vma). */
+	/* Collecting only walks compared VMAs (see mi_walk_mm): no hugetlb here. */
 	if (w->pages && pmd_trans_huge(entry)) {
 		page = pmd_page(entry) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
 		for (; addr != end; addr += PAGE_SIZE, page++)
@@ -390,22 +391,6 @@ static int mi_walk_mm(struct mm_struct *mm, unsigned long *total,
 
 /* --- identical pages ---------------------------------------------------- */
 
-static int mi_cmp_page(const void *a, const void *b)
-{
-	const struct mi_page *x = a, *y = b;
-
-	return x->page < y->page ? -1 : x->page > y->page;
-}
-
-static int mi_cmp_hash(const void *a, const void *b)
-{
-	const struct mi_page *x = a, *y = b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	return mi_cmp_page(a, b);
-}
-
 static u64 mi_page_hash(struct page *page)
 {
 	void *addr = kmap_local_page(page);
@@ -429,11 +414,12 @@ static bool mi_same_contents(struct page *a, struct page *b)
 }
 
 /*
- * Pages of one hash: nearly always one contents, so one memcmp() a page.
- * Each pass moves the pages equal to the first remaining one in front.
+ * Pages of one hash (@n keys into @p): nearly always one contents, so one
+ * memcmp() a page. Each pass moves the pages equal to the first remaining
+ * one in front.
  */
-static void mi_group_bucket(struct mi_page *v, size_t n,
-			    unsigned long *may_be_shared, unsigned long *nb_group)
+static void mi_group_run(struct mi_pages *p, struct mi_key *s, size_t n,
+			 unsigned long *may_be_shared, unsigned long *nb_group)
 {
 	size_t first, size, i;
 
@@ -442,9 +428,9 @@ static void mi_group_bucket(struct mi_page *v, size_t n,
 		for (i = first + 1; i < n; i++) {
 			if (!(i % 256))
 				cond_resched();
-			if (!mi_same_contents(v[first].page, v[i].page))
+			if (!mi_same_contents(p->v[s[first].idx], p->v[s[i].idx]))
 				continue;
-			swap(v[first + size], v[i]);
+			swap(s[first + size], s[i]);
 			size++;
 		}
 		if (size > 1) {
@@ -455,38 +441,114 @@ static void mi_group_bucket(struct mi_page *v, size_t n,
 	}
 }
 
-/* Groups the collected pages by contents; drops duplicate references. */
-static void mi_group_pages(struct mi_pages *p, unsigned long *may_be_shared,
-			   unsigned long *nb_group)
+/*
+ * Sorts @s by key in expected linear time, through @tmp (as many entries)
+ * and @count (1 << @bits counters): keys are uniformly spread, so a counting
+ * sort on their top @bits leaves buckets of about one entry, which an
+ * insertion sort finishes. Stable: equal keys, however many, end up
+ * adjacent and in their first order.
+ */
+static void mi_sort_keys(struct mi_key *s, size_t n, struct mi_key *tmp,
+			 u32 *count, unsigned int bits)
 {
-	size_t i, j, nr = 0;
+	unsigned int shift = 64 - bits;
+	size_t nb = 1UL << bits, i, j, k, start, end;
+	struct mi_key x;
+	u32 c, sum = 0;
 
-	/* A physical page mapped several times counts once. */
-	sort(p->v, p->nr, sizeof(*p->v), mi_cmp_page, NULL);
-	for (i = 0; i < p->nr; i++) {
-		if (nr && p->v[i].page == p->v[nr - 1].page) {
-			put_page(p->v[i].page);
-			continue;
+	memset(count, 0, nb * sizeof(*count));
+	for (i = 0; i < n; i++)
+		count[s[i].key >> shift]++;
+	for (i = 0; i < nb; i++) {
+		c = count[i];
+		count[i] = sum;
+		sum += c;
+	}
+	/* After this, count[b] is where bucket b ends. */
+	for (i = 0; i < n; i++)
+		tmp[count[s[i].key >> shift]++] = s[i];
+	cond_resched();
+
+	for (start = 0, i = 0; i < nb; i++, start = end) {
+		end = count[i];
+		for (j = start + 1; j < end; j++) {
+			x = tmp[j];
+			for (k = j; k > start && tmp[k - 1].key > x.key; k--)
+				tmp[k] = tmp[k - 1];
+			tmp[k] = x;
 		}
-		p->v[nr++] = p->v[i];
 	}
-	p->nr = nr;
+	memcpy(s, tmp, n * sizeof(*s));
+	cond_resched();
+}
 
-	for (i = 0; i < p->nr; i++) {
-		p->v[i].hash = mi_page_hash(p->v[i].page);
-		if (!(i % 256))
-			cond_resched();
-	}
-	sort(p->v, p->nr, sizeof(*p->v), mi_cmp_hash, NULL);
+/*
+ * Groups the collected pages by contents; drops duplicate references.
+ * Needs two keys a page and up to a counter a page besides the pages.
+ */
+static int mi_group_pages(struct mi_pages *p, unsigned long *may_be_shared,
+			  unsigned long *nb_group)
+{
+	size_t limit = (size_t)READ_ONCE(group_mem_max_kib) * 1024;
+	unsigned int bits = max_t(unsigned int, ilog2(p->nr | 1), 1);
+	size_t i, j, nr = 0;
+	struct mi_key *s, *tmp;
+	int ret = -ENOMEM;
+	u32 *count;
 
 	*may_be_shared = 0;
 	*nb_group = 0;
+	if (p->nr < 2)
+		return 0;
+	if (p->nr > U32_MAX ||
+	    p->max * sizeof(*p->v) + 2 * p->nr * sizeof(*s) + (sizeof(*count) << bits) > limit)
+		return -ENOMEM;
+	s = kvmalloc_array(p->nr, sizeof(*s), GFP_KERNEL | __GFP_NOWARN);
+	tmp = kvmalloc_array(p->nr, sizeof(*tmp), GFP_KERNEL | __GFP_NOWARN);
+	count = kvmalloc_array(1UL << bits, sizeof(*count), GFP_KERNEL | __GFP_NOWARN);
+	if (!s || !tmp || !count)
+		goto out;
+
+	/*
+	 * A physical page mapped several times counts once. Multiplying by an
+	 * odd constant mixes the pointer's bits into the top ones, one to one.
+	 */
+	for (i = 0; i < p->nr; i++) {
+		s[i].key = (u64)(unsigned long)p->v[i] * GOLDEN_RATIO_64;
+		s[i].idx = i;
+	}
+	mi_sort_keys(s, p->nr, tmp, count, bits);
+	for (i = 1; i < p->nr; i++) {
+		if (s[i].key != s[i - 1].key)
+			continue;
+		put_page(p->v[s[i].idx]);
+		p->v[s[i].idx] = NULL;
+	}
+	/* In the order collected, so that neighbours in memory are read together. */
+	for (i = 0; i < p->nr; i++)
+		if (p->v[i])
+			p->v[nr++] = p->v[i];
+	p->nr = nr;
+
+	for (i = 0; i < p->nr; i++) {
+		s[i].key = mi_page_hash(p->v[i]);
+		s[i].idx = i;
+		if (!(i % 256))
+			cond_resched();
+	}
+	mi_sort_keys(s, p->nr, tmp, count, bits);
 	for (i = 0; i < p->nr; i = j) {
-		for (j = i + 1; j < p->nr && p->v[j].hash == p->v[i].hash; j++)
+		for (j = i + 1; j < p->nr && s[j].key == s[i].key; j++)
 			;
 		if (j - i > 1)
-			mi_group_bucket(p->v + i, j - i, may_be_shared, nb_group);
+			mi_group_run(p, s + i, j - i, may_be_shared, nb_group);
 	}
+	ret = 0;
+out:
+	kvfree(count);
+	kvfree(tmp);
+	kvfree(s);
+	return ret;
 }
 
 /*
@@ -529,10 +591,10 @@ static int mi_name_group(struct mi_name *e)
 		ret = mi_walk_mm(mm, NULL, NULL, &pages);
 		mmput(mm);
 	}
-	if (!ret) {
-		mi_group_pages(&pages, &e->may_be_shared, &e->nb_group);
+	if (!ret)
+		ret = mi_group_pages(&pages, &e->may_be_shared, &e->nb_group);
+	if (!ret)
 		e->grouped = true;
-	}
 	mi_pages_release(&pages);
 	return ret;
 }

@@ -33,9 +33,11 @@ async function main(): Promise<void> {
     const pair = filter('demo-pair');
     show('two bare pagehold processes', bare);
     show('two processes, A three times and B twice', pair);
+    // Code shared through the page cache is one physical page: never a twin. A page
+    // each copy writes alike at startup would be one, so the bare pair is the baseline.
     console.log(
-      `  the pair's patterns add ${pair.mayBeShared - bare.mayBeShared} pages in ${pair.nbGroup - bare.nbGroup} groups; ` +
-        "the bare pair's own twins are the page each copy's startup writes, identical in both",
+      `  the pair's patterns add ${pair.mayBeShared - bare.mayBeShared} pages in ${pair.nbGroup - bare.nbGroup} groups ` +
+        `to what two bare copies of pagehold hold alike (${bare.mayBeShared} pages in ${bare.nbGroup} groups)`,
     );
 
     console.log('\nValid pages follow the process (RESET snapshots them again):');

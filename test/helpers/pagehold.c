@@ -3,10 +3,15 @@
  * pagehold: a process that holds read-only pages of chosen contents, for
  * memory_info's tests, demo and benchmark.
  *
- * usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [-T] [LABEL:COUNT]...
+ * usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-m MAPS] [-z ZERO] [-l LAZY] [-k CHUNK] [-H] [-T]
+ *                 [LABEL:COUNT]...
  *   LABEL:COUNT  COUNT pages whose contents derive from LABEL and SEED only:
  *                the same label gives the same contents, in any process
  *   -u UNIQUE    UNIQUE pages whose contents derive from the pid too: no twins
+ *   -m MAPS      one more unique page (a memfd), mapped read-only MAPS times:
+ *                one physical page at MAPS addresses
+ *   -z ZERO      ZERO read-only anonymous pages, read but never written: the
+ *                kernel's zero page, ZERO times
  *   -n NAME      process name (comm) to run under, at most 15 bytes
  *   -s SEED      mixed into every label's contents (default 0)
  *   -l LAZY      LAZY more pages, writable, mapped but not touched
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -63,7 +69,7 @@ static void die(const char *what)
 
 static void print_usage(void)
 {
-	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-l LAZY] [-k CHUNK] [-H] [-T] [LABEL:COUNT]...\n");
+	fprintf(stderr, "usage: pagehold [-n NAME] [-s SEED] [-u UNIQUE] [-m MAPS] [-z ZERO] [-l LAZY] [-k CHUNK] [-H] [-T] [LABEL:COUNT]...\n");
 	exit(2);
 }
 
@@ -132,6 +138,39 @@ static unsigned char *map_pages(size_t len, int huge)
 	return p;
 }
 
+/* Reads one byte of each page: present in the page tables, never written. */
+static void read_pages(const unsigned char *p, unsigned long pages)
+{
+	unsigned long i;
+
+	for (i = 0; i < pages; i++)
+		(void)__atomic_load_n(p + i * page_size, __ATOMIC_RELAXED);
+}
+
+/* One page of unique contents, in a memfd, mapped read-only @maps times. */
+static void map_aliases(unsigned long maps)
+{
+	unsigned char *page, *alias;
+	unsigned long i;
+	int fd;
+
+	fd = memfd_create("pagehold", 0);
+	if (fd < 0 || ftruncate(fd, (off_t)page_size))
+		die("memfd");
+	page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (page == MAP_FAILED)
+		die("mmap memfd");
+	fill_page(page, page_size, (uint64_t)getpid() << 32 ^ 0x616c696173ULL);
+	munmap(page, page_size);
+	for (i = 0; i < maps; i++) {
+		alias = mmap(NULL, page_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (alias == MAP_FAILED)
+			die("mmap alias");
+		read_pages(alias, 1);
+	}
+	close(fd);
+}
+
 /* The main thread is a zombie: it called pthread_exit() and is gone. */
 static int leader_gone(void)
 {
@@ -191,7 +230,7 @@ static void *serve(void *leader_exits)
 
 int main(int argc, char **argv)
 {
-	unsigned long unique = 0, count, i;
+	unsigned long unique = 0, maps = 0, zero = 0, count, i;
 	unsigned char *held_pages = NULL, *p;
 	const char *name = NULL;
 	uint64_t seed = 0;
@@ -202,7 +241,7 @@ int main(int argc, char **argv)
 
 	page_size = (size_t)sysconf(_SC_PAGESIZE);
 
-	while ((opt = getopt(argc, argv, "n:s:u:l:k:HT")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:u:m:z:l:k:HT")) != -1) {
 		switch (opt) {
 		case 'n':
 			name = optarg;
@@ -212,6 +251,12 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			unique = parse_count(optarg);
+			break;
+		case 'm':
+			maps = parse_count(optarg);
+			break;
+		case 'z':
+			zero = parse_count(optarg);
 			break;
 		case 'l':
 			lazy = parse_count(optarg);
@@ -263,6 +308,14 @@ int main(int argc, char **argv)
 			fill_page(p, page_size, ((uint64_t)getpid() << 32 | i) ^ 0x756e69717565ULL);
 		if (mprotect(held_pages, held * page_size, PROT_READ))
 			die("mprotect");
+	}
+	if (maps)
+		map_aliases(maps);
+	if (zero) {
+		p = map_pages(zero * page_size, 0);
+		if (mprotect(p, zero * page_size, PROT_READ))
+			die("mprotect");
+		read_pages(p, zero);
 	}
 	if (lazy)
 		lazy_pages = map_pages(lazy * page_size, huge);
