@@ -159,7 +159,7 @@ export function del(name: string): void {
   expectSuccess(command(`DEL|${name}`), 'DEL');
 }
 
-/** The module's limit on one identical-page search, in KiB (16 bytes a page). */
+/** The module's limit on one identical-page search, in KiB (about 44 bytes a page). */
 export function groupMemMaxKib(): number {
   return Number(fs.readFileSync(GROUP_MEM_MAX_PARAM, 'utf8'));
 }

@@ -497,7 +497,7 @@ describe('errors', () => {
     const saved = groupMemMaxKib();
     reset();
     try {
-      // 16 bytes a page: 4 KiB is room for 256 pages, far fewer than 1000.
+      // About 44 bytes a page: 4 KiB is room for fewer than 100 pages, not 1000.
       setGroupMemMaxKib(4);
       expect(refused('FILTER|mi-nomem')).toEqual({
         code: 'ENOMEM',
