@@ -3,3 +3,4 @@ export * as kshram from './kshram';
 export * as kmod from './kmod';
 export { Mapping } from './mapping';
 export { native } from './native';
+export * as memoryInfo from './memory-info';
