@@ -107,14 +107,16 @@ Napi::Value PollAsync(const Napi::CallbackInfo& info) {
   int timeout = ArgTimeout(info, 2);
   std::string path = ArgOptionalPath(info, 3);
 
+  // Argument errors throw; system call errors reject, like fs.promises.
   int fd_copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (fd_copy < 0)
-    ThrowErrno(env, "dup", path.c_str());
-  int waker_copy = fcntl(waker, F_DUPFD_CLOEXEC, 0);
+  int waker_copy = fd_copy < 0 ? -1 : fcntl(waker, F_DUPFD_CLOEXEC, 0);
   if (waker_copy < 0) {
     int err = errno;
-    close(fd_copy);
-    throw ErrnoError(env, err, "dup");
+    if (fd_copy >= 0)
+      close(fd_copy);
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(ErrnoError(env, err, "dup", path.c_str()).Value());
+    return deferred.Promise();
   }
   auto* worker = new PollWorker(env, fd_copy, waker_copy, timeout, path);
   Napi::Promise promise = worker->Promise();
