@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <vector>
@@ -88,21 +89,21 @@ bool ReadInfo(int fd, struct fastnet_slot* info) {
 Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ReadArgs args = ParseReadArgs(info, 4);
+  // Each frame is read into scratch, then only its bytes are kept.
+  static thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < args.snap)
+    scratch.resize(args.snap);
   std::vector<uint8_t> data;
   std::vector<uint32_t> meta;
-  data.reserve(std::min<size_t>(static_cast<size_t>(args.max) * args.snap, 4 << 20));
   uint32_t count = 0;
   uint64_t bytes = 0;
 
   // An error ends the batch; it is thrown only if the batch is empty, so
   // frames already taken are never lost (the next call throws it).
   while (count < args.max) {
-    size_t used = data.size();
-    data.resize(used + args.snap);
-    ssize_t n = ReadFrame(args.fd, data.data() + used, args.snap,
+    ssize_t n = ReadFrame(args.fd, scratch.data(), args.snap,
                           args.wait && count == 0);
     if (n < 0) {
-      data.resize(used);
       if (errno == EAGAIN || count > 0)
         break;
       ThrowErrno(env, "read", args.path.c_str());
@@ -110,12 +111,12 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
     struct fastnet_slot slot;
     if (!ReadInfo(args.fd, &slot)) {
       // Only if the device went away this very moment: that frame is lost.
-      data.resize(used);
       if (count > 0)
         break;
       ThrowErrno(env, "ioctl", args.path.c_str());
     }
-    data.resize(used + n);
+    size_t used = data.size();
+    data.insert(data.end(), scratch.begin(), scratch.begin() + n);
     meta.insert(meta.end(), {static_cast<uint32_t>(used), static_cast<uint32_t>(n),
                              slot.orig_len, slot.flags,
                              static_cast<uint32_t>(slot.timestamp_ns),
