@@ -31,7 +31,7 @@ static void die(const char *what)
 	exit(1);
 }
 
-static struct sockaddr_in address(const char *addr, const char *port)
+static struct sockaddr_in parse_address(const char *addr, const char *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 
@@ -107,10 +107,10 @@ static int send_tcp(struct sockaddr_in sin, const char *path)
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "udp"))
-		return send_udp(address(argv[2], argv[3]), atol(argv[4]),
+		return send_udp(parse_address(argv[2], argv[3]), atol(argv[4]),
 				atol(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
-		return send_tcp(address(argv[2], argv[3]), argv[4]);
+		return send_tcp(parse_address(argv[2], argv[3]), argv[4]);
 	fprintf(stderr,
 		"usage: netsend udp ADDR PORT COUNT SIZE\n"
 		"       netsend tcp ADDR PORT FILE\n");
