@@ -1,5 +1,6 @@
 // The public API: one namespace per kernel module, plus the shared pieces.
 export * as kshram from './kshram';
+export * as fastnet from './fastnet';
 export * as kmod from './kmod';
 export { Mapping } from './mapping';
 export { native } from './native';

@@ -10,6 +10,91 @@ export interface KshramConstants {
   readonly SETSIZE: number;
 }
 
+/** {packets, bytes, ipv4, truncated}: the no-copy loops' result. */
+export interface FastnetCounts {
+  packets: number;
+  bytes: number;
+  /** Frames with EtherType 0x0800 (bytes 12-13), if asked to count them. */
+  ipv4: number;
+  truncated: number;
+}
+
+/** Frames copied into one Buffer; `meta` has META_STRIDE numbers per frame. */
+export interface FastnetRawBatch {
+  count: number;
+  bytes: number;
+  data: Buffer;
+  meta: Uint32Array;
+}
+
+export interface FastnetNative {
+  readonly MODE_NORMAL: number;
+  readonly MODE_DROP: number;
+  readonly MODE_READ: number;
+  readonly MODE_RING: number;
+  readonly MODE_ZEROCOPY: number;
+  readonly BIND_PASS: number;
+  readonly IFNAMSIZ: number;
+  readonly RING_SLOTS_MIN: number;
+  readonly RING_SLOTS_MAX: number;
+  readonly RING_SLOTS_DEFAULT: number;
+  readonly SLOT_SIZE_MIN: number;
+  readonly SLOT_SIZE_MAX: number;
+  readonly SLOT_SIZE_DEFAULT: number;
+  readonly RING_DATA_MAX: number;
+  readonly QUEUE_LEN_MAX: number;
+  readonly QUEUE_LEN_DEFAULT: number;
+  readonly QUEUE_BYTES_MAX: number;
+  readonly SLOT_READY: number;
+  readonly PKT_TRUNC: number;
+  readonly RING_MAGIC: number;
+  readonly RING_VERSION: number;
+  /** ioctl numbers. */
+  readonly BIND: number;
+  readonly STATS: number;
+  readonly RING_INFO: number;
+  readonly READ_INFO: number;
+  /** Structure sizes and field offsets, from the UAPI header. */
+  readonly BIND_SIZE: number;
+  readonly BIND_MODE_OFFSET: number;
+  readonly BIND_FLAGS_OFFSET: number;
+  readonly BIND_SLOTS_OFFSET: number;
+  readonly BIND_SLOT_SIZE_OFFSET: number;
+  readonly BIND_QUEUE_LEN_OFFSET: number;
+  readonly BIND_RESERVED_OFFSET: number;
+  readonly STATS_SIZE: number;
+  readonly SLOT_DESC_SIZE: number;
+  readonly RING_INFO_SIZE: number;
+  readonly RING_HEADER_SIZE: number;
+  readonly RING_PRODUCER_OFFSET: number;
+  readonly RING_CONSUMER_OFFSET: number;
+  /** Numbers per frame in a batch's meta: offset, length, origLength, flags, tsLo, tsHi. */
+  readonly META_STRIDE: number;
+  readonly POLLIN: number;
+  readonly POLLERR: number;
+  readonly POLLHUP: number;
+  readonly POLLNVAL: number;
+
+  /** Mode READ: up to `max` frames, each cut to `snapLength`; only the first read may wait. */
+  readBatch(fd: number, max: number, snapLength: number, wait: boolean, path?: string): FastnetRawBatch;
+  /** Mode READ: reads up to `max` frames and counts them without copying them to JS. */
+  readCount(fd: number, max: number, snapLength: number, wait: boolean, countIPv4: boolean, path?: string): FastnetCounts;
+  /** Frames of a batch whose EtherType is IPv4. */
+  countIPv4(data: Buffer, meta: Uint32Array, count: number): number;
+  /** Mode RING: takes up to `max` published slots, counts them, hands them back. */
+  ringCount(zone: Uint8Array, max: number, countIPv4: boolean): FastnetCounts;
+  /** Mode RING: copies up to `max` published slots out, hands them back. */
+  ringCopy(zone: Uint8Array, max: number): FastnetRawBatch;
+  ringState(zone: Uint8Array): { producer: number; consumer: number; pending: number };
+  /** poll(2) for POLLIN; returns revents, 0 on timeout. Blocks the thread. */
+  poll(fd: number, timeoutMs: number, path?: string): number;
+  /** poll(2) on a worker thread; resolves with revents, 0 on timeout or when `waker` is woken. */
+  pollAsync(fd: number, waker: number, timeoutMs: number, path?: string): Promise<number>;
+  /** An eventfd for wake(); close it with fs.closeSync. */
+  createWaker(): number;
+  wake(waker: number): void;
+}
+
 export interface NativeAddon {
   /** ioctl(2); `arg` is passed by value (number, bigint) or by pointer (Buffer). */
   ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView, path?: string): number;
@@ -23,6 +108,7 @@ export interface NativeAddon {
   deleteModule(name: string): void;
   readonly pageSize: number;
   readonly kshram: KshramConstants;
+  readonly fastnet: FastnetNative;
 }
 
 // dist/native.js and lib/native.ts both sit one level below the package root.

@@ -9,6 +9,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMapping(env, exports);
   InitKernelModule(env, exports);
   InitKshram(env, exports);
+  InitFastnet(env, exports);
+  InitFastnetRing(env, exports);
+  InitFastnetWait(env, exports);
   return exports;
 }
 

@@ -10,5 +10,9 @@ void InitIoctl(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitKshram(Napi::Env env, Napi::Object exports);
 void InitKernelModule(Napi::Env env, Napi::Object exports);
+// fastnet: InitFastnet creates exports.fastnet, the other two add to it.
+void InitFastnet(Napi::Env env, Napi::Object exports);
+void InitFastnetRing(Napi::Env env, Napi::Object exports);
+void InitFastnetWait(Napi::Env env, Napi::Object exports);
 
 }  // namespace kmodlab

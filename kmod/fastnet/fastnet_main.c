@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fastnet: raw packet capture from a net device, faster than the stack.
+ *
+ * /dev/fastnet is a misc device; each open() is a session that FASTNET_BIND
+ * attaches to one Ethernet device in one mode (uapi/fastnet.h). Modes other
+ * than NORMAL register an rx_handler whose data is the binding, struct
+ * fastnet_dev. A device has at most one session, a session at most one
+ * device, for its whole life.
+ *
+ * Locking: session->lock serializes bind and mmap; RTNL protects the list
+ * of bound devices and each binding's device pointer, so that bind, close
+ * and the netdevice notifier (which runs under RTNL) agree on who detaches.
+ * Lock order: session->lock, then RTNL. A binding is freed only at
+ * release(); the notifier only detaches it and marks it dead.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/if_arp.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/nsproxy.h>
+#include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/rtnetlink.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <net/net_namespace.h>
+
+#include "fastnet.h"
+
+struct fastnet_session {
+	struct mutex lock;		/* bind and mmap */
+	struct mutex read_lock;		/* read() and the last frame's info */
+	wait_queue_head_t wq;		/* readers and pollers */
+	struct fastnet_dev *fdev;	/* set once, by bind; see fastnet_get */
+	struct fastnet_slot last;	/* the frame read() returned last */
+};
+
+/* Every binding whose device is still attached. */
+static LIST_HEAD(fastnet_devs);
+
+/* The session's binding, if bound. */
+static struct fastnet_dev *fastnet_get(struct fastnet_session *s)
+{
+	/* Pairs with the store-release in fastnet_bind(). */
+	return smp_load_acquire(&s->fdev);
+}
+
+/* The binding if bound and its device still there, or an ERR_PTR. */
+static struct fastnet_dev *fastnet_get_live(struct fastnet_session *s)
+{
+	struct fastnet_dev *fdev = fastnet_get(s);
+
+	if (!fdev)
+		return ERR_PTR(-ENOTCONN);
+	if (READ_ONCE(fdev->dead))
+		return ERR_PTR(-ENODEV);
+	return fdev;
+}
+
+static struct fastnet_dev *fastnet_find(struct net_device *dev)
+{
+	struct fastnet_dev *fdev;
+
+	ASSERT_RTNL();
+	list_for_each_entry(fdev, &fastnet_devs, node)
+		if (fdev->dev == dev)
+			return fdev;
+	return NULL;
+}
+
+/*
+ * Puts the device back to normal and lets go of it. After
+ * netdev_rx_handler_unregister(), which waits for a grace period
+ * (synchronize_net()), no handler is running with this binding any more.
+ */
+static void fastnet_detach(struct fastnet_dev *fdev)
+{
+	ASSERT_RTNL();
+	if (!fdev->dev)
+		return;
+	if (fdev->mode != FASTNET_MODE_NORMAL)
+		netdev_rx_handler_unregister(fdev->dev);
+	list_del(&fdev->node);
+	netdev_put(fdev->dev, &fdev->tracker);
+	fdev->dev = NULL;
+}
+
+static void fastnet_dev_free(struct fastnet_dev *fdev)
+{
+	fastnet_queue_purge(fdev);
+	if (fdev->ring)
+		fastnet_ring_destroy(fdev->ring);
+	free_percpu(fdev->stats);
+	kfree(fdev);
+}
+
+static struct fastnet_dev *fastnet_dev_alloc(struct fastnet_session *s,
+					     const struct fastnet_bind *req)
+{
+	struct fastnet_dev *fdev;
+	int cpu;
+
+	fdev = kzalloc(sizeof(*fdev), GFP_KERNEL_ACCOUNT);
+	if (!fdev)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&fdev->node);
+	fdev->wq = &s->wq;
+	fdev->mode = req->mode;
+	fdev->flags = req->flags;
+	fdev->queue_len = req->queue_len;
+	skb_queue_head_init(&fdev->queue);
+	atomic64_set(&fdev->read_truncated, 0);
+
+	fdev->stats = alloc_percpu_gfp(struct fastnet_pcpu_stats,
+				       GFP_KERNEL_ACCOUNT);
+	if (!fdev->stats)
+		goto err;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(fdev->stats, cpu)->syncp);
+
+	if (req->mode == FASTNET_MODE_RING) {
+		fdev->ring = fastnet_ring_create(req->slots, req->slot_size,
+						 req->mode, req->flags);
+		if (IS_ERR(fdev->ring)) {
+			int ret = PTR_ERR(fdev->ring);
+
+			fdev->ring = NULL;
+			fastnet_dev_free(fdev);
+			return ERR_PTR(ret);
+		}
+	}
+	return fdev;
+err:
+	fastnet_dev_free(fdev);
+	return ERR_PTR(-ENOMEM);
+}
+
+static bool fastnet_valid_geometry(u32 slots, u32 slot_size)
+{
+	return is_power_of_2(slots) && slots >= FASTNET_RING_SLOTS_MIN &&
+	       slots <= FASTNET_RING_SLOTS_MAX && is_power_of_2(slot_size) &&
+	       slot_size >= FASTNET_SLOT_SIZE_MIN &&
+	       slot_size <= FASTNET_SLOT_SIZE_MAX &&
+	       (u64)slots * slot_size <= FASTNET_RING_DATA_MAX;
+}
+
+/* Checks a request and fills in the defaults its zeros stand for. */
+static int fastnet_check_bind(struct fastnet_bind *req)
+{
+	size_t len = strnlen(req->ifname, sizeof(req->ifname));
+	unsigned int i;
+
+	if (!len || len == sizeof(req->ifname))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
+		if (req->reserved[i])
+			return -EINVAL;
+	if (req->flags & ~FASTNET_BIND_FLAGS)
+		return -EINVAL;
+
+	switch (req->mode) {
+	case FASTNET_MODE_NORMAL:
+	case FASTNET_MODE_DROP:
+		if (req->flags || req->slots || req->slot_size || req->queue_len)
+			return -EINVAL;
+		return 0;
+	case FASTNET_MODE_READ:
+		if (req->slots || req->slot_size)
+			return -EINVAL;
+		if (!req->queue_len)
+			req->queue_len = FASTNET_QUEUE_LEN_DEFAULT;
+		if (req->queue_len > FASTNET_QUEUE_LEN_MAX)
+			return -EINVAL;
+		return 0;
+	case FASTNET_MODE_RING:
+		if (req->queue_len)
+			return -EINVAL;
+		if (!req->slots)
+			req->slots = FASTNET_RING_SLOTS_DEFAULT;
+		if (!req->slot_size)
+			req->slot_size = FASTNET_SLOT_SIZE_DEFAULT;
+		if (!fastnet_valid_geometry(req->slots, req->slot_size))
+			return -EINVAL;
+		return 0;
+	case FASTNET_MODE_ZEROCOPY:
+		return -EOPNOTSUPP;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int fastnet_attach(struct fastnet_dev *fdev, const char *ifname)
+{
+	struct net *net = current->nsproxy->net_ns;
+	struct net_device *dev;
+	int ret;
+
+	/* Seeing every frame of a device is what CAP_NET_RAW guards. */
+	if (!ns_capable(net->user_ns, CAP_NET_RAW))
+		return -EPERM;
+
+	rtnl_lock();
+	dev = __dev_get_by_name(net, ifname);
+	if (!dev) {
+		ret = -ENODEV;
+		goto out;
+	}
+	/* Frames start with a 14-byte Ethernet header; nothing else fits. */
+	if (dev->type != ARPHRD_ETHER) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	if (fastnet_find(dev)) {
+		ret = -EBUSY;
+		goto out;
+	}
+	if (fdev->mode != FASTNET_MODE_NORMAL) {
+		/* EBUSY if the device has any rx_handler: bridge, bond... */
+		ret = netdev_rx_handler_register(dev, fastnet_rx_handler, fdev);
+		if (ret)
+			goto out;
+	}
+	netdev_hold(dev, &fdev->tracker, GFP_KERNEL);
+	fdev->dev = dev;
+	list_add(&fdev->node, &fastnet_devs);
+	ret = 0;
+out:
+	rtnl_unlock();
+	return ret;
+}
+
+static long fastnet_bind(struct fastnet_session *s,
+			 struct fastnet_bind __user *ureq)
+{
+	struct fastnet_dev *fdev;
+	struct fastnet_bind req;
+	long ret;
+
+	if (copy_from_user(&req, ureq, sizeof(req)))
+		return -EFAULT;
+	ret = fastnet_check_bind(&req);
+	if (ret)
+		return ret;
+
+	mutex_lock(&s->lock);
+	fdev = s->fdev;
+	if (fdev) {
+		ret = READ_ONCE(fdev->dead) ? -ENODEV : -EBUSY;
+		goto out;
+	}
+	fdev = fastnet_dev_alloc(s, &req);
+	if (IS_ERR(fdev)) {
+		ret = PTR_ERR(fdev);
+		goto out;
+	}
+	ret = fastnet_attach(fdev, req.ifname);
+	if (ret) {
+		fastnet_dev_free(fdev);
+		goto out;
+	}
+	/* Everything about the binding is set before readers can see it. */
+	smp_store_release(&s->fdev, fdev);
+out:
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+/*
+ * The device is going away (or moving to another namespace): let go of it
+ * so that its unregistration can finish. The session stays, dead: ENODEV
+ * from now on, EPOLLERR | EPOLLHUP to poll().
+ */
+static int fastnet_netdev_event(struct notifier_block *nb,
+				unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	struct fastnet_dev *fdev;
+
+	if (event != NETDEV_UNREGISTER)
+		return NOTIFY_DONE;
+	fdev = fastnet_find(dev);
+	if (!fdev)
+		return NOTIFY_DONE;
+
+	pr_info("%s is going away: its session is detached\n", dev->name);
+	fastnet_detach(fdev);
+	WRITE_ONCE(fdev->dead, true);
+	fastnet_queue_purge(fdev);
+	wake_up_interruptible_poll(fdev->wq, EPOLLIN | EPOLLERR | EPOLLHUP);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block fastnet_notifier = {
+	.notifier_call = fastnet_netdev_event,
+};
+
+static long fastnet_stats(struct fastnet_session *s, void __user *arg)
+{
+	struct fastnet_dev *fdev = fastnet_get_live(s);
+	struct fastnet_stats stats;
+
+	if (IS_ERR(fdev))
+		return PTR_ERR(fdev);
+	fastnet_stats_fold(fdev, &stats);
+	return copy_to_user(arg, &stats, sizeof(stats)) ? -EFAULT : 0;
+}
+
+static long fastnet_ring_info_ioctl(struct fastnet_session *s,
+				    void __user *arg)
+{
+	struct fastnet_dev *fdev = fastnet_get_live(s);
+	struct fastnet_ring_info info;
+
+	if (IS_ERR(fdev))
+		return PTR_ERR(fdev);
+	if (fdev->mode != FASTNET_MODE_RING)
+		return -EINVAL;
+	fastnet_ring_info(fdev->ring, &info);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long fastnet_read_info(struct fastnet_session *s, void __user *arg)
+{
+	struct fastnet_dev *fdev = fastnet_get_live(s);
+	struct fastnet_slot last;
+
+	if (IS_ERR(fdev))
+		return PTR_ERR(fdev);
+	if (fdev->mode != FASTNET_MODE_READ)
+		return -EINVAL;
+	mutex_lock(&s->read_lock);
+	last = s->last;
+	mutex_unlock(&s->read_lock);
+	return copy_to_user(arg, &last, sizeof(last)) ? -EFAULT : 0;
+}
+
+static long fastnet_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct fastnet_session *s = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case FASTNET_BIND:
+		return fastnet_bind(s, argp);
+	case FASTNET_STATS:
+		return fastnet_stats(s, argp);
+	case FASTNET_RING_INFO:
+		return fastnet_ring_info_ioctl(s, argp);
+	case FASTNET_READ_INFO:
+		return fastnet_read_info(s, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/* Copies one frame out and remembers its descriptor; read_lock held. */
+static ssize_t fastnet_read_frame(struct fastnet_session *s,
+				  struct fastnet_dev *fdev, struct sk_buff *skb,
+				  struct iov_iter *to)
+{
+	size_t n = min_t(size_t, iov_iter_count(to), skb->len);
+
+	if (skb_copy_datagram_iter(skb, 0, to, n)) {
+		fastnet_queue_push_back(fdev, skb);
+		return -EFAULT;
+	}
+	s->last.timestamp_ns = fastnet_skb_tstamp(skb);
+	s->last.data_offset = 0;
+	s->last.len = n;
+	s->last.orig_len = skb->len;
+	s->last.status = FASTNET_SLOT_READY;
+	s->last.flags = n < skb->len ? FASTNET_PKT_TRUNC : 0;
+	if (n < skb->len)
+		atomic64_inc(&fdev->read_truncated);
+	consume_skb(skb);
+	return n;
+}
+
+/*
+ * Mode READ: one frame per call, from its Ethernet header. A buffer shorter
+ * than the frame gets its first bytes; the frame is gone all the same and
+ * FASTNET_READ_INFO tells its full length and FASTNET_PKT_TRUNC. read_lock
+ * is never held while waiting, so FASTNET_READ_INFO never waits for frames.
+ */
+static ssize_t fastnet_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct fastnet_session *s = iocb->ki_filp->private_data;
+	struct fastnet_dev *fdev = fastnet_get(s);
+	struct sk_buff *skb;
+	ssize_t ret;
+	bool nowait;
+
+	if (!fdev)
+		return -ENOTCONN;
+	if (fdev->mode != FASTNET_MODE_READ)
+		return -EINVAL;
+	if (!iov_iter_count(to))
+		return 0;
+	nowait = (iocb->ki_filp->f_flags & O_NONBLOCK) ||
+		 (iocb->ki_flags & IOCB_NOWAIT);
+
+	for (;;) {
+		if (nowait) {
+			if (!mutex_trylock(&s->read_lock))
+				return -EAGAIN;
+		} else if (mutex_lock_interruptible(&s->read_lock)) {
+			return -ERESTARTSYS;
+		}
+		if (READ_ONCE(fdev->dead)) {
+			ret = -ENODEV;
+		} else {
+			skb = fastnet_queue_pop(fdev);
+			ret = skb ? fastnet_read_frame(s, fdev, skb, to) : -EAGAIN;
+		}
+		mutex_unlock(&s->read_lock);
+		if (ret != -EAGAIN || nowait)
+			return ret;
+
+		ret = wait_event_interruptible(s->wq,
+					       !skb_queue_empty_lockless(&fdev->queue) ||
+					       READ_ONCE(fdev->dead));
+		if (ret)
+			return ret;
+	}
+}
+
+static __poll_t fastnet_poll(struct file *file, poll_table *wait)
+{
+	struct fastnet_session *s = file->private_data;
+	struct fastnet_dev *fdev;
+
+	poll_wait(file, &s->wq, wait);
+	/* Pairs with wq_has_sleeper() in the handler. */
+	smp_mb();
+	fdev = fastnet_get(s);
+	if (!fdev)
+		return 0;
+	if (READ_ONCE(fdev->dead))
+		return EPOLLERR | EPOLLHUP;
+	switch (fdev->mode) {
+	case FASTNET_MODE_READ:
+		if (!skb_queue_empty_lockless(&fdev->queue))
+			return EPOLLIN | EPOLLRDNORM;
+		return 0;
+	case FASTNET_MODE_RING:
+		if (fastnet_ring_pending(fdev->ring))
+			return EPOLLIN | EPOLLRDNORM;
+		return 0;
+	default:
+		/* Nothing to read in modes NORMAL and DROP, ever. */
+		return 0;
+	}
+}
+
+static int fastnet_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fastnet_session *s = file->private_data;
+	struct fastnet_dev *fdev;
+	int ret;
+
+	mutex_lock(&s->lock);
+	fdev = fastnet_get_live(s);
+	if (IS_ERR(fdev))
+		ret = PTR_ERR(fdev);
+	else if (fdev->mode != FASTNET_MODE_RING)
+		ret = -EINVAL;
+	else
+		ret = fastnet_ring_mmap(fdev->ring, vma);
+	mutex_unlock(&s->lock);
+	return ret;
+}
+
+static int fastnet_open(struct inode *inode, struct file *file)
+{
+	struct fastnet_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	if (!s)
+		return -ENOMEM;
+	mutex_init(&s->lock);
+	mutex_init(&s->read_lock);
+	init_waitqueue_head(&s->wq);
+	file->private_data = s;
+	/* preadv2(RWF_NOWAIT): the addon's batches never block after the first. */
+	file->f_mode |= FMODE_NOWAIT;
+	return stream_open(inode, file);
+}
+
+/* Close, or the process dying: the device goes back to normal. */
+static int fastnet_release(struct inode *inode, struct file *file)
+{
+	struct fastnet_session *s = file->private_data;
+	struct fastnet_dev *fdev = s->fdev;
+
+	if (fdev) {
+		rtnl_lock();
+		fastnet_detach(fdev);
+		rtnl_unlock();
+		fastnet_dev_free(fdev);
+	}
+	mutex_destroy(&s->read_lock);
+	mutex_destroy(&s->lock);
+	kfree(s);
+	return 0;
+}
+
+static const struct file_operations fastnet_fops = {
+	.owner = THIS_MODULE,
+	.open = fastnet_open,
+	.release = fastnet_release,
+	.read_iter = fastnet_read_iter,
+	.poll = fastnet_poll,
+	.mmap = fastnet_mmap,
+	.unlocked_ioctl = fastnet_ioctl,
+	/* Fixed-width structures only: the same layout for 32-bit callers. */
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice fastnet_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = KBUILD_MODNAME,
+	.fops = &fastnet_fops,
+	.mode = 0600,
+};
+
+static int __init fastnet_init(void)
+{
+	int ret;
+
+	ret = register_netdevice_notifier(&fastnet_notifier);
+	if (ret)
+		goto err;
+	ret = misc_register(&fastnet_misc);
+	if (ret)
+		goto err_notifier;
+	return 0;
+
+err_notifier:
+	unregister_netdevice_notifier(&fastnet_notifier);
+err:
+	pr_err("init failed: %d\n", ret);
+	return ret;
+}
+
+static void __exit fastnet_exit(void)
+{
+	misc_deregister(&fastnet_misc);
+	unregister_netdevice_notifier(&fastnet_notifier);
+}
+
+module_init(fastnet_init);
+module_exit(fastnet_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Raw packet capture at /dev/fastnet: drop, read and mmap-ring modes");

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * fastnet: raw packet capture from one net device per session, /dev/fastnet.
+ * Shared by the kernel module and the Node addon: the one place the ioctl
+ * numbers, the structures and the mmap ring layout are written down.
+ *
+ * Each open() of /dev/fastnet is a session. FASTNET_BIND attaches it to one
+ * Ethernet device (by name, in the caller's network namespace) in one mode;
+ * closing the session puts the device back to normal.
+ */
+#ifndef _UAPI_FASTNET_H
+#define _UAPI_FASTNET_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define FASTNET_IFNAMSIZ	16	/* IFNAMSIZ, NUL included */
+
+/* Modes (struct fastnet_bind.mode). */
+#define FASTNET_MODE_NORMAL	0	/* detached: the stack sees every frame */
+#define FASTNET_MODE_DROP	1	/* count and consume every frame */
+#define FASTNET_MODE_READ	2	/* bounded queue, one frame per read() */
+#define FASTNET_MODE_RING	3	/* frames copied into an mmap-ed ring */
+/*
+ * Reserved for the e1000 zero-copy mode: the NIC DMAs frames straight into
+ * the ring's slots, same layout as FASTNET_MODE_RING. Refused with
+ * EOPNOTSUPP until a driver provides it.
+ */
+#define FASTNET_MODE_ZEROCOPY	4
+
+/* Bind flags (struct fastnet_bind.flags). */
+/* Modes READ and RING: copy the frame and let it go on up the stack. */
+#define FASTNET_BIND_PASS	(1U << 0)
+#define FASTNET_BIND_FLAGS	FASTNET_BIND_PASS
+
+/* Ring geometry: powers of two. 0 in fastnet_bind means the default. */
+#define FASTNET_RING_SLOTS_MIN		2
+#define FASTNET_RING_SLOTS_MAX		65536
+#define FASTNET_RING_SLOTS_DEFAULT	1024
+/* A slot can take a standard frame and the NIC can DMA into it. */
+#define FASTNET_SLOT_SIZE_MIN		2048
+#define FASTNET_SLOT_SIZE_MAX		65536
+#define FASTNET_SLOT_SIZE_DEFAULT	2048
+/* slots * slot_size at most. */
+#define FASTNET_RING_DATA_MAX		(128U << 20)
+
+/* Read queue: frames, and the memory they may hold, at most. */
+#define FASTNET_QUEUE_LEN_MAX		65536
+#define FASTNET_QUEUE_LEN_DEFAULT	1024
+#define FASTNET_QUEUE_BYTES_MAX		(64U << 20)
+
+struct fastnet_bind {
+	char ifname[FASTNET_IFNAMSIZ];	/* NUL-terminated device name */
+	__u32 mode;			/* FASTNET_MODE_* */
+	__u32 flags;			/* FASTNET_BIND_* */
+	__u32 slots;			/* RING only, else 0 */
+	__u32 slot_size;		/* RING only, else 0; bytes */
+	__u32 queue_len;		/* READ only, else 0; frames */
+	__u32 reserved[3];		/* must be 0 */
+};
+
+/*
+ * Per-session counters. Every frame the handler sees is received; in modes
+ * READ and RING it is then either delivered (queued, or published to the
+ * ring) or dropped (queue or ring full, or no memory for the copy). In mode
+ * DROP frames are only received. truncated counts frames delivered shorter
+ * than they were (ring slot or read() buffer too small).
+ */
+struct fastnet_stats {
+	__u64 received;
+	__u64 received_bytes;
+	__u64 delivered;
+	__u64 delivered_bytes;	/* bytes copied, after truncation */
+	__u64 dropped;
+	__u64 truncated;
+	__u64 reserved[2];
+};
+
+/*
+ * One frame's descriptor: a ring slot's (in the zone's descriptor array) or
+ * the last frame read() returned (FASTNET_READ_INFO, data_offset 0).
+ */
+struct fastnet_slot {
+	__u64 timestamp_ns;	/* CLOCK_REALTIME when the handler saw it */
+	__u64 data_offset;	/* from the zone's start to the frame's first byte */
+	__u32 len;		/* bytes stored (or returned by read()) */
+	__u32 orig_len;		/* the frame's length, Ethernet header included */
+	__u16 status;		/* FASTNET_SLOT_* */
+	__u16 flags;		/* FASTNET_PKT_* */
+	__u32 reserved;
+};
+
+#define FASTNET_SLOT_READY	1	/* filled and published */
+#define FASTNET_PKT_TRUNC	(1U << 0)	/* len < orig_len */
+
+/*
+ * The ring zone, mmap-ed whole (offset 0, length zone_size, MAP_SHARED):
+ *
+ *   0            struct fastnet_ring_header (one page)
+ *   desc_offset  struct fastnet_slot[slots]  (page aligned)
+ *   data_offset  slots * slot_size bytes     (page aligned; slot i at
+ *                data_offset + i * slot_size, physically contiguous)
+ *
+ * producer and consumer are free-running 32-bit indices; index i names
+ * slot i & (slots - 1). User space owns the slots from consumer up to
+ * producer, the kernel the rest. The kernel fills slot producer,
+ * then publishes it with a store-release of producer + 1. User space loads
+ * producer with acquire, reads descriptors and data of its slots, then hands
+ * them back with a store-release of consumer. The kernel loads consumer with
+ * acquire before reusing a slot and never trusts either shared index for
+ * anything but that: it keeps its own producer.
+ */
+struct fastnet_ring_header {
+	__u32 magic;		/* FASTNET_RING_MAGIC */
+	__u32 version;		/* FASTNET_RING_VERSION */
+	__u32 slots;
+	__u32 slot_size;
+	__u64 desc_offset;
+	__u64 data_offset;
+	__u64 zone_size;
+	__u32 mode;		/* FASTNET_MODE_RING (or _ZEROCOPY) */
+	__u32 flags;		/* the bind flags */
+	__u32 pad0[4];
+	/* Written by the kernel only; its own cache line. */
+	__u32 producer;
+	__u32 pad1[15];
+	/* Written by user space only; its own cache line. */
+	__u32 consumer;
+	__u32 pad2[15];
+};
+
+#define FASTNET_RING_MAGIC	0x46524e47	/* "FRNG" */
+#define FASTNET_RING_VERSION	1
+
+/* What FASTNET_RING_INFO returns: the zone's geometry, to mmap it. */
+struct fastnet_ring_info {
+	__u64 zone_size;
+	__u64 desc_offset;
+	__u64 data_offset;
+	__u32 slots;
+	__u32 slot_size;
+};
+
+#define FASTNET_IOC_MAGIC	0xFA
+/*
+ * Binds the session. EBUSY: the session is already bound, or the device
+ * already has a fastnet session or another rx_handler (bridge, bond...);
+ * ENODEV: no such device; EINVAL: bad mode, flags, sizes or reserved bits;
+ * EOPNOTSUPP: not an Ethernet device, or mode ZEROCOPY; EPERM: no
+ * CAP_NET_RAW.
+ */
+#define FASTNET_BIND		_IOW(FASTNET_IOC_MAGIC, 1, struct fastnet_bind)
+#define FASTNET_STATS		_IOR(FASTNET_IOC_MAGIC, 2, struct fastnet_stats)
+#define FASTNET_RING_INFO	_IOR(FASTNET_IOC_MAGIC, 3, struct fastnet_ring_info)
+/* The descriptor of the last frame read() returned (mode READ). */
+#define FASTNET_READ_INFO	_IOR(FASTNET_IOC_MAGIC, 4, struct fastnet_slot)
+
+#endif /* _UAPI_FASTNET_H */

@@ -1,0 +1,529 @@
+// fastnet: raw frames from a net device through /dev/fastnet (kmod/fastnet).
+// A Session is one open() of the device, bound to one device in one mode
+// (normal, drop, read, ring). Frames come one at a time (read), in batches
+// (readBatch, ring.drain), counted without a copy (readCount, ring.count),
+// as an async iterator of batches, or through a callback per batch (loop).
+// close(), or `using`, puts the device back to normal.
+import * as fs from 'node:fs';
+
+import { Mapping } from './mapping';
+import { native, type FastnetCounts, type FastnetRawBatch } from './native';
+
+const uapi = native.fastnet;
+
+export const DEVICE_PATH = '/dev/fastnet';
+
+/** Mode numbers, as FASTNET_BIND takes them. */
+export const MODES = {
+  normal: uapi.MODE_NORMAL,
+  drop: uapi.MODE_DROP,
+  read: uapi.MODE_READ,
+  ring: uapi.MODE_RING,
+} as const;
+export type ModeName = keyof typeof MODES;
+
+/** The limits FASTNET_BIND enforces (uapi/fastnet.h). */
+export const LIMITS = {
+  ringSlotsMin: uapi.RING_SLOTS_MIN,
+  ringSlotsMax: uapi.RING_SLOTS_MAX,
+  ringSlotsDefault: uapi.RING_SLOTS_DEFAULT,
+  slotSizeMin: uapi.SLOT_SIZE_MIN,
+  slotSizeMax: uapi.SLOT_SIZE_MAX,
+  slotSizeDefault: uapi.SLOT_SIZE_DEFAULT,
+  ringDataMax: uapi.RING_DATA_MAX,
+  queueLengthMax: uapi.QUEUE_LEN_MAX,
+  queueLengthDefault: uapi.QUEUE_LEN_DEFAULT,
+} as const;
+
+export interface BindOptions {
+  /** ring: number of slots, a power of two (default LIMITS.ringSlotsDefault). */
+  slots?: number;
+  /** ring: bytes per slot, a power of two from 2048 (default 2048); longer frames are cut. */
+  slotSize?: number;
+  /** read and ring: copy each frame and let it go on up the stack. */
+  passThrough?: boolean;
+  /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault). */
+  queueLength?: number;
+}
+
+export interface OpenOptions {
+  /** read() waits for a frame, blocking the thread (default: it returns null). */
+  blocking?: boolean;
+}
+
+export interface BatchOptions {
+  /** Frames per batch, at most (default 256). */
+  maxBatch?: number;
+  /** read mode: bytes kept of each frame (default 65536). */
+  snapLength?: number;
+  /** Ends the iteration (or loop) at the next batch boundary. */
+  signal?: AbortSignal;
+}
+
+/** The session's counters (FASTNET_STATS). */
+export interface Stats {
+  /** Frames the handler saw. */
+  received: number;
+  receivedBytes: number;
+  /** Frames queued for read() or published to the ring. */
+  delivered: number;
+  /** Bytes queued, or stored in ring slots (after truncation). */
+  deliveredBytes: number;
+  /** Frames lost by the capture: queue or ring full, or no memory. */
+  dropped: number;
+  /** Frames delivered shorter than they were. */
+  truncated: number;
+}
+
+/** One frame, from its Ethernet header. */
+export interface Packet {
+  /** The bytes kept: a view into its batch's data. */
+  data: Buffer;
+  /** The frame's length on the wire (data.length unless truncated). */
+  originalLength: number;
+  truncated: boolean;
+  /** CLOCK_REALTIME when the kernel saw it, in nanoseconds. */
+  timestampNs: bigint;
+}
+
+/** No-copy counts of a batch: packets, bytes, IPv4 frames, truncated frames. */
+export type Counts = FastnetCounts;
+
+const DEFAULT_MAX_BATCH = 256;
+const DEFAULT_SNAP_LENGTH = 65536;
+const META = uapi.META_STRIDE;
+
+function argError(code: string, message: string, Kind: ErrorConstructor = TypeError): Error {
+  return Object.assign(new Kind(message), { code });
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" option must be of type number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw argError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`,
+      RangeError,
+    );
+  }
+  return value;
+}
+
+function checkPowerOfTwo(name: string, value: unknown, min: number, max: number): number {
+  const n = checkInteger(name, value, min, max);
+  if ((n & (n - 1)) !== 0) {
+    throw argError('ERR_OUT_OF_RANGE', `The value of "${name}" must be a power of two. Received ${n}`, RangeError);
+  }
+  return n;
+}
+
+function modeNumber(mode: unknown): number {
+  if (typeof mode === 'string' && Object.hasOwn(MODES, mode)) return MODES[mode as ModeName];
+  if (typeof mode === 'number' && Object.values(MODES).includes(mode as never)) return mode;
+  throw argError(
+    'ERR_INVALID_ARG_VALUE',
+    `The "mode" argument must be one of ${Object.keys(MODES).join(', ')}. Received ${String(mode)}`,
+  );
+}
+
+function modeName(mode: number): ModeName {
+  return (Object.keys(MODES) as ModeName[]).find((name) => MODES[name] === mode)!;
+}
+
+/** The raw fields of struct fastnet_bind. */
+export interface BindFields {
+  ifname: string;
+  mode: number;
+  flags?: number;
+  slots?: number;
+  slotSize?: number;
+  queueLength?: number;
+  reserved?: [number, number, number];
+}
+
+/** Packs struct fastnet_bind as it is, unchecked (tests use it to ask the kernel for bad things). */
+export function encodeBind(fields: BindFields): Buffer {
+  const buffer = Buffer.alloc(uapi.BIND_SIZE);
+  buffer.write(fields.ifname, 0, uapi.IFNAMSIZ, 'utf8');
+  buffer.writeUInt32LE(fields.mode >>> 0, uapi.BIND_MODE_OFFSET);
+  buffer.writeUInt32LE((fields.flags ?? 0) >>> 0, uapi.BIND_FLAGS_OFFSET);
+  buffer.writeUInt32LE((fields.slots ?? 0) >>> 0, uapi.BIND_SLOTS_OFFSET);
+  buffer.writeUInt32LE((fields.slotSize ?? 0) >>> 0, uapi.BIND_SLOT_SIZE_OFFSET);
+  buffer.writeUInt32LE((fields.queueLength ?? 0) >>> 0, uapi.BIND_QUEUE_LEN_OFFSET);
+  (fields.reserved ?? [0, 0, 0]).forEach((value, i) =>
+    buffer.writeUInt32LE(value >>> 0, uapi.BIND_RESERVED_OFFSET + 4 * i),
+  );
+  return buffer;
+}
+
+const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
+  slots: ['ring'],
+  slotSize: ['ring'],
+  queueLength: ['read'],
+  passThrough: ['read', 'ring'],
+};
+
+/**
+ * Checks a bind request the way the kernel will, with errors that name the
+ * argument, and packs it. Options a mode does not use are refused rather
+ * than ignored.
+ */
+export function bindRequest(device: string, mode: ModeName | number, options: BindOptions = {}): Buffer {
+  if (typeof device !== 'string') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "device" argument must be of type string, got ${typeof device}`);
+  }
+  const nameBytes = Buffer.byteLength(device);
+  if (nameBytes === 0 || nameBytes >= uapi.IFNAMSIZ || device.includes('\0')) {
+    throw argError(
+      'ERR_INVALID_ARG_VALUE',
+      `The "device" argument must be a device name of 1 to ${uapi.IFNAMSIZ - 1} bytes. Received ${JSON.stringify(device)}`,
+    );
+  }
+  const number = modeNumber(mode);
+  const name = modeName(number);
+  if (typeof options !== 'object' || options === null) {
+    throw argError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object');
+  }
+  for (const [key, value] of Object.entries(options)) {
+    const modes = BIND_OPTIONS[key as keyof BindOptions];
+    if (!modes) throw argError('ERR_INVALID_ARG_VALUE', `Unknown bind option "${key}"`);
+    if (value !== undefined && value !== false && !modes.includes(name)) {
+      throw argError('ERR_INVALID_ARG_VALUE', `The "${key}" option applies to mode ${modes.join(' or ')}, not ${name}`);
+    }
+  }
+  if (options.passThrough !== undefined && typeof options.passThrough !== 'boolean') {
+    throw argError('ERR_INVALID_ARG_TYPE', 'The "passThrough" option must be of type boolean');
+  }
+
+  const slots =
+    options.slots === undefined
+      ? 0
+      : checkPowerOfTwo('slots', options.slots, LIMITS.ringSlotsMin, LIMITS.ringSlotsMax);
+  const slotSize =
+    options.slotSize === undefined
+      ? 0
+      : checkPowerOfTwo('slotSize', options.slotSize, LIMITS.slotSizeMin, LIMITS.slotSizeMax);
+  if (name === 'ring') {
+    const bytes = (slots || LIMITS.ringSlotsDefault) * (slotSize || LIMITS.slotSizeDefault);
+    if (bytes > LIMITS.ringDataMax) {
+      throw argError(
+        'ERR_OUT_OF_RANGE',
+        `slots * slotSize must be at most ${LIMITS.ringDataMax} bytes. Received ${bytes}`,
+        RangeError,
+      );
+    }
+  }
+  const queueLength =
+    options.queueLength === undefined ? 0 : checkInteger('queueLength', options.queueLength, 1, LIMITS.queueLengthMax);
+
+  return encodeBind({
+    ifname: device,
+    mode: number,
+    flags: options.passThrough ? uapi.BIND_PASS : 0,
+    slots,
+    slotSize,
+    queueLength,
+  });
+}
+
+/** Decodes struct fastnet_stats. */
+export function decodeStats(buffer: Buffer): Stats {
+  const u64 = (index: number) => Number(buffer.readBigUInt64LE(8 * index));
+  return {
+    received: u64(0),
+    receivedBytes: u64(1),
+    delivered: u64(2),
+    deliveredBytes: u64(3),
+    dropped: u64(4),
+    truncated: u64(5),
+  };
+}
+
+/** Frames copied out of the kernel in one native call. */
+export class PacketBatch implements Iterable<Packet> {
+  readonly count: number;
+  /** Bytes kept, all frames together. */
+  readonly bytes: number;
+  /** Every frame, back to back. */
+  readonly data: Buffer;
+  /** META_STRIDE numbers per frame: offset, length, original length, flags, timestamp low, high. */
+  readonly meta: Uint32Array;
+
+  constructor(raw: FastnetRawBatch) {
+    this.count = raw.count;
+    this.bytes = raw.bytes;
+    this.data = raw.data;
+    this.meta = raw.meta;
+  }
+
+  packet(index: number): Packet {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw argError('ERR_OUT_OF_RANGE', `Packet index ${index} is outside the batch (${this.count})`, RangeError);
+    }
+    const m = this.meta.subarray(index * META, index * META + META);
+    return {
+      data: this.data.subarray(m[0], m[0] + m[1]),
+      originalLength: m[2],
+      truncated: (m[3] & uapi.PKT_TRUNC) !== 0,
+      timestampNs: (BigInt(m[5]) << 32n) | BigInt(m[4]),
+    };
+  }
+
+  *[Symbol.iterator](): Iterator<Packet> {
+    for (let i = 0; i < this.count; i++) yield this.packet(i);
+  }
+
+  /** Frames whose EtherType (bytes 12-13) is IPv4, counted natively. */
+  countIPv4(): number {
+    return uapi.countIPv4(this.data, this.meta, this.count);
+  }
+}
+
+/** Frames in `batch` whose EtherType (bytes 12-13) is IPv4. */
+export function countIPv4(batch: PacketBatch): number {
+  return batch.countIPv4();
+}
+
+/** The ring zone of a session in mode ring, mapped. The session closes it. */
+export class Ring {
+  readonly slots: number;
+  readonly slotSize: number;
+  readonly zoneSize: number;
+  readonly descOffset: number;
+  readonly dataOffset: number;
+  readonly #mapping: Mapping;
+
+  /** Maps the zone of the session open at `fd` (after FASTNET_RING_INFO). */
+  constructor(fd: number, path: string) {
+    const info = Buffer.alloc(uapi.RING_INFO_SIZE);
+    native.ioctl(fd, uapi.RING_INFO, info, path);
+    this.zoneSize = Number(info.readBigUInt64LE(0));
+    this.descOffset = Number(info.readBigUInt64LE(8));
+    this.dataOffset = Number(info.readBigUInt64LE(16));
+    this.slots = info.readUInt32LE(24);
+    this.slotSize = info.readUInt32LE(28);
+    this.#mapping = new Mapping(fd, this.zoneSize, { path });
+  }
+
+  /** The mapped zone: header, descriptors, slots. Empty once closed. */
+  get zone(): Buffer {
+    return this.#mapping.buffer;
+  }
+
+  get closed(): boolean {
+    return this.#mapping.closed;
+  }
+
+  /** The shared indices; pending = frames published and not yet handed back. */
+  state(): { producer: number; consumer: number; pending: number } {
+    return uapi.ringState(this.zone);
+  }
+
+  /** Copies up to `max` published frames out and hands their slots back. */
+  drain(max: number = this.slots): PacketBatch {
+    return new PacketBatch(uapi.ringCopy(this.zone, max));
+  }
+
+  /** Counts up to `max` published frames (and their IPv4 frames) without copying; hands them back. */
+  count(max: number = this.slots, options: { countIPv4?: boolean } = {}): Counts {
+    return uapi.ringCount(this.zone, max, options.countIPv4 ?? false);
+  }
+
+  close(): void {
+    this.#mapping.close();
+  }
+}
+
+/** One session of /dev/fastnet. */
+export class Session implements Disposable, AsyncIterable<PacketBatch> {
+  readonly path = DEVICE_PATH;
+  readonly blocking: boolean;
+  #fd: number;
+  #mode: ModeName | undefined;
+  #device: string | undefined;
+  #ring: Ring | undefined;
+  /** The wakers of pending waits and iterations, woken by close(). */
+  readonly #wakers = new Set<number>();
+
+  constructor(options: OpenOptions = {}) {
+    this.blocking = options.blocking ?? false;
+    const flags = fs.constants.O_RDWR | (this.blocking ? 0 : fs.constants.O_NONBLOCK);
+    this.#fd = fs.openSync(DEVICE_PATH, flags);
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  get fd(): number {
+    if (this.#fd < 0) throw argError('ERR_CLOSED', 'The fastnet session is closed', Error);
+    return this.#fd;
+  }
+
+  /** The mode bound, or undefined before bind(). */
+  get mode(): ModeName | undefined {
+    return this.#mode;
+  }
+
+  /** The device bound, or undefined before bind(). */
+  get device(): string | undefined {
+    return this.#device;
+  }
+
+  /**
+   * FASTNET_BIND: attaches the session to `device` (in this process's network
+   * namespace) in `mode`. Kernel refusals: EBUSY (this session is bound, or
+   * the device has a session or another rx_handler), ENODEV, EINVAL,
+   * EOPNOTSUPP (not Ethernet), EPERM (no CAP_NET_RAW).
+   */
+  bind(device: string, mode: ModeName | number, options: BindOptions = {}): this {
+    const request = bindRequest(device, mode, options);
+    const name = modeName(modeNumber(mode));
+    try {
+      native.ioctl(this.fd, uapi.BIND, request, this.path);
+    } catch (error) {
+      if (error instanceof Error) error.message += ` (binding ${device} in mode ${name})`;
+      throw error;
+    }
+    this.#mode = name;
+    this.#device = device;
+    if (name === 'ring') this.#ring = new Ring(this.#fd, this.path);
+    return this;
+  }
+
+  /** FASTNET_STATS. ENODEV once the device is gone, ENOTCONN before bind(). */
+  stats(): Stats {
+    const buffer = Buffer.alloc(uapi.STATS_SIZE);
+    native.ioctl(this.fd, uapi.STATS, buffer, this.path);
+    return decodeStats(buffer);
+  }
+
+  /** The mapped ring (mode ring). */
+  get ring(): Ring {
+    if (!this.#ring) throw argError('ERR_INVALID_STATE', `The session is not in mode ring (mode: ${this.#mode})`, Error);
+    return this.#ring;
+  }
+
+  /**
+   * Mode read: one frame, cut to `snapLength` bytes (flagged truncated), or
+   * null if none is queued. A blocking session waits for one instead,
+   * blocking the whole thread: use batches() to wait without blocking.
+   */
+  read(snapLength = DEFAULT_SNAP_LENGTH): Packet | null {
+    const raw = uapi.readBatch(this.fd, 1, snapLength, this.blocking, this.path);
+    return raw.count ? new PacketBatch(raw).packet(0) : null;
+  }
+
+  /** Mode read: the frames queued, up to `max`, copied in one native call. Never waits. */
+  readBatch(max = DEFAULT_MAX_BATCH, snapLength = DEFAULT_SNAP_LENGTH): PacketBatch {
+    return new PacketBatch(uapi.readBatch(this.fd, max, snapLength, false, this.path));
+  }
+
+  /** Mode read: reads up to `max` queued frames and counts them, no copy to JavaScript. Never waits. */
+  readCount(max = DEFAULT_MAX_BATCH, options: { snapLength?: number; countIPv4?: boolean } = {}): Counts {
+    const snap = options.snapLength ?? DEFAULT_SNAP_LENGTH;
+    return uapi.readCount(this.fd, max, snap, false, options.countIPv4 ?? false, this.path);
+  }
+
+  /** poll(2) for frames, blocking the thread: revents (0 on timeout). */
+  wait(timeoutMs = -1): number {
+    return uapi.poll(this.fd, timeoutMs, this.path);
+  }
+
+  /** poll(2) on a worker thread: revents, or 0 on timeout or close(). */
+  async waitAsync(timeoutMs = -1): Promise<number> {
+    const waker = this.#addWaker();
+    try {
+      return await uapi.pollAsync(this.fd, waker, timeoutMs, this.path);
+    } finally {
+      this.#removeWaker(waker);
+    }
+  }
+
+  /**
+   * Batches of frames as they come (modes read and ring), waiting on a worker
+   * thread between them. Ends when the session is closed or `signal` aborts;
+   * throws ENODEV when the device goes away (after the frames it left).
+   */
+  async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
+    const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
+    const snapLength = checkInteger('snapLength', options.snapLength ?? DEFAULT_SNAP_LENGTH, 1, 1 << 20);
+    if (this.#mode !== 'read' && this.#mode !== 'ring') {
+      throw argError('ERR_INVALID_STATE', `Batches come in modes read and ring, not ${this.#mode}`, Error);
+    }
+    const { signal } = options;
+    const waker = this.#addWaker();
+    const onAbort = () => uapi.wake(waker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let hungUp = false;
+      while (!this.closed && !signal?.aborted) {
+        const batch =
+          this.#mode === 'ring'
+            ? this.ring.drain(maxBatch)
+            : new PacketBatch(uapi.readBatch(this.fd, maxBatch, snapLength, false, this.path));
+        if (batch.count > 0) {
+          yield batch;
+          continue;
+        }
+        if (hungUp) this.#throwGone();
+        const revents = await uapi.pollAsync(this.fd, waker, -1, this.path);
+        hungUp = (revents & (uapi.POLLERR | uapi.POLLHUP)) !== 0;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#removeWaker(waker);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PacketBatch> {
+    return this.batches();
+  }
+
+  /** Calls `callback` with each batch, like pcap_loop; resolves with the frames seen when it ends. */
+  async loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
+    let packets = 0;
+    for await (const batch of this.batches(options)) {
+      packets += batch.count;
+      await callback(batch);
+    }
+    return packets;
+  }
+
+  /** Unmaps the ring and closes the session: the device is back to normal. */
+  close(): void {
+    if (this.#fd < 0) return;
+    for (const waker of this.#wakers) uapi.wake(waker);
+    this.#ring?.close();
+    fs.closeSync(this.#fd);
+    this.#fd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #addWaker(): number {
+    const waker = uapi.createWaker();
+    this.#wakers.add(waker);
+    return waker;
+  }
+
+  #removeWaker(waker: number): void {
+    this.#wakers.delete(waker);
+    fs.closeSync(waker);
+  }
+
+  /** After POLLHUP: the kernel's own ENODEV, from an ioctl that reports it. */
+  #throwGone(): never {
+    this.stats();
+    throw argError('ERR_INVALID_STATE', 'poll() reported an error on the session but FASTNET_STATS did not', Error);
+  }
+}
+
+/** Opens a session of /dev/fastnet (non-blocking unless asked). */
+export function open(options: OpenOptions = {}): Session {
+  return new Session(options);
+}

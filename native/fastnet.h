@@ -1,0 +1,38 @@
+// Shared by native/fastnet*.cc: how a batch of frames is handed to
+// JavaScript, and the per-frame work every capture method does.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace kmodlab {
+namespace fastnet {
+
+// A batch's metadata: kMetaStride uint32 per frame, in this order.
+enum MetaField : uint32_t {
+  kMetaOffset,       // where the frame starts in the batch's data
+  kMetaLength,       // bytes stored
+  kMetaOrigLength,   // the frame's length on the wire
+  kMetaFlags,        // FASTNET_PKT_*
+  kMetaTimestampLo,  // CLOCK_REALTIME ns, low and high 32 bits
+  kMetaTimestampHi,
+  kMetaStride,
+};
+
+// The benchmarks' per-frame work: is the EtherType (bytes 12-13) IPv4?
+inline bool IsIPv4(const uint8_t* frame, uint32_t length) {
+  return length >= 14 && frame[12] == 0x08 && frame[13] == 0x00;
+}
+
+// {packets, bytes, ipv4, truncated}: what the no-copy loops return.
+Napi::Object Counts(Napi::Env env, uint64_t packets, uint64_t bytes,
+                    uint64_t ipv4, uint64_t truncated);
+
+// An Error with a code of ours (ERR_FASTNET_*), for states no errno names.
+Napi::Error FastnetError(Napi::Env env, const char* code,
+                         const std::string& message);
+
+}  // namespace fastnet
+}  // namespace kmodlab

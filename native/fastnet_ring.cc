@@ -1,0 +1,173 @@
+// The consumer side of fastnet's mmap ring (uapi/fastnet.h): take every
+// published slot up to a limit, then hand them all back with one
+// store-release of the consumer index. No system call, no JavaScript call
+// per frame.
+#include "uapi/fastnet.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "addon.h"
+#include "errno_error.h"
+#include "fastnet.h"
+
+namespace kmodlab {
+namespace fastnet {
+namespace {
+
+static_assert(offsetof(struct fastnet_ring_header, producer) % 64 == 0,
+              "producer has its own cache line");
+static_assert(offsetof(struct fastnet_ring_header, consumer) % 64 == 0,
+              "consumer has its own cache line");
+
+// A mapped zone, checked against its own header.
+struct Ring {
+  uint8_t* base;
+  size_t size;
+  struct fastnet_ring_header* hdr;
+  const struct fastnet_slot* desc;
+  uint32_t mask;
+};
+
+// The zone is the Buffer over a mapping of the session (Mapping.buffer).
+Ring GetRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw InvalidArgType(env, "The \"zone\" argument must be the Buffer of a mapped fastnet ring");
+  Napi::TypedArray view = info[0].As<Napi::TypedArray>();
+  Ring ring;
+  ring.size = view.ByteLength();
+  if (ring.size == 0)
+    throw FastnetError(env, "ERR_INVALID_STATE", "The ring's mapping is closed");
+  ring.base = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+  ring.hdr = reinterpret_cast<struct fastnet_ring_header*>(ring.base);
+  const struct fastnet_ring_header& h = *ring.hdr;
+  bool sane = ring.size >= sizeof(h) && h.magic == FASTNET_RING_MAGIC &&
+              h.version == FASTNET_RING_VERSION && h.zone_size == ring.size &&
+              h.slots != 0 && (h.slots & (h.slots - 1)) == 0 &&
+              h.desc_offset + static_cast<uint64_t>(h.slots) * sizeof(struct fastnet_slot) <= ring.size &&
+              h.data_offset + static_cast<uint64_t>(h.slots) * h.slot_size <= ring.size;
+  if (!sane)
+    throw FastnetError(env, "ERR_FASTNET_RING", "Not a fastnet ring zone (bad header)");
+  ring.desc = reinterpret_cast<const struct fastnet_slot*>(ring.base + h.desc_offset);
+  ring.mask = h.slots - 1;
+  return ring;
+}
+
+uint32_t ArgMax(const Napi::CallbackInfo& info, size_t index) {
+  int64_t max = ArgInt64(info, index, "max");
+  if (max < 1 || max > FASTNET_RING_SLOTS_MAX)
+    throw OutOfRange(info.Env(), "The value of \"max\" is out of range. It must be >= 1 && <= 65536.");
+  return static_cast<uint32_t>(max);
+}
+
+// How many slots are ours to take, at most max; sets *consumer.
+uint32_t Ready(Napi::Env env, const Ring& ring, uint32_t max, uint32_t* consumer) {
+  // Only we write consumer; the kernel writes producer after filling slots.
+  *consumer = __atomic_load_n(&ring.hdr->consumer, __ATOMIC_RELAXED);
+  uint32_t producer = __atomic_load_n(&ring.hdr->producer, __ATOMIC_ACQUIRE);
+  uint32_t ready = producer - *consumer;
+  if (ready > ring.mask + 1)
+    throw FastnetError(env, "ERR_FASTNET_RING", "Ring indices are inconsistent (consumer ahead of producer)");
+  return std::min(ready, max);
+}
+
+// The slot's descriptor, checked: a frame never lies outside the zone.
+const struct fastnet_slot& Slot(Napi::Env env, const Ring& ring, uint32_t index) {
+  const struct fastnet_slot& slot = ring.desc[index & ring.mask];
+  if (slot.data_offset + slot.len > ring.size || slot.len > slot.orig_len)
+    throw FastnetError(env, "ERR_FASTNET_RING", "A ring descriptor points outside the zone");
+  return slot;
+}
+
+// Done with every slot before it: the kernel may now reuse them.
+void HandBack(const Ring& ring, uint32_t consumer) {
+  __atomic_store_n(&ring.hdr->consumer, consumer, __ATOMIC_RELEASE);
+}
+
+// ringCount(zone, max, countIPv4) -> counts. The benchmarks' loop.
+Napi::Value RingCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring ring = GetRing(info);
+  uint32_t max = ArgMax(info, 1);
+  bool count_ipv4 = info.Length() > 2 && info[2].ToBoolean().Value();
+  uint32_t consumer;
+  uint32_t n = Ready(env, ring, max, &consumer);
+  uint64_t bytes = 0, ipv4 = 0, truncated = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const struct fastnet_slot& slot = Slot(env, ring, consumer + i);
+    bytes += slot.len;
+    if (slot.flags & FASTNET_PKT_TRUNC)
+      truncated++;
+    if (count_ipv4 && IsIPv4(ring.base + slot.data_offset, slot.len))
+      ipv4++;
+  }
+  HandBack(ring, consumer + n);
+  return Counts(env, n, bytes, ipv4, truncated);
+}
+
+// ringCopy(zone, max) -> {count, bytes, data, meta}: the frames copied out
+// into one Buffer sized to fit, so the slots can go back at once.
+Napi::Value RingCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring ring = GetRing(info);
+  uint32_t max = ArgMax(info, 1);
+  uint32_t consumer;
+  uint32_t n = Ready(env, ring, max, &consumer);
+
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < n; i++)
+    total += Slot(env, ring, consumer + i).len;
+
+  Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, total);
+  Napi::Uint32Array meta = Napi::Uint32Array::New(env, static_cast<size_t>(n) * kMetaStride);
+  uint64_t offset = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    // Read again: checked the same way, the descriptor cannot have grown.
+    const struct fastnet_slot& slot = Slot(env, ring, consumer + i);
+    uint32_t len = std::min<uint64_t>(slot.len, total - offset);
+    std::memcpy(data.Data() + offset, ring.base + slot.data_offset, len);
+    uint32_t* m = meta.Data() + static_cast<size_t>(i) * kMetaStride;
+    m[kMetaOffset] = static_cast<uint32_t>(offset);
+    m[kMetaLength] = len;
+    m[kMetaOrigLength] = slot.orig_len;
+    m[kMetaFlags] = slot.flags;
+    m[kMetaTimestampLo] = static_cast<uint32_t>(slot.timestamp_ns);
+    m[kMetaTimestampHi] = static_cast<uint32_t>(slot.timestamp_ns >> 32);
+    offset += len;
+  }
+  HandBack(ring, consumer + n);
+
+  Napi::Object batch = Napi::Object::New(env);
+  batch.Set("count", Napi::Number::New(env, n));
+  batch.Set("bytes", Napi::Number::New(env, static_cast<double>(offset)));
+  batch.Set("data", data);
+  batch.Set("meta", meta);
+  return batch;
+}
+
+// ringState(zone) -> {producer, consumer, pending}: for progress displays.
+Napi::Value RingState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ring ring = GetRing(info);
+  uint32_t producer = __atomic_load_n(&ring.hdr->producer, __ATOMIC_ACQUIRE);
+  uint32_t consumer = __atomic_load_n(&ring.hdr->consumer, __ATOMIC_RELAXED);
+  Napi::Object state = Napi::Object::New(env);
+  state.Set("producer", Napi::Number::New(env, producer));
+  state.Set("consumer", Napi::Number::New(env, consumer));
+  state.Set("pending", Napi::Number::New(env, producer - consumer));
+  return state;
+}
+
+}  // namespace
+}  // namespace fastnet
+
+void InitFastnetRing(Napi::Env env, Napi::Object exports) {
+  Napi::Object f = exports.Get("fastnet").As<Napi::Object>();
+  f.Set("ringCount", Napi::Function::New(env, fastnet::RingCount, "ringCount"));
+  f.Set("ringCopy", Napi::Function::New(env, fastnet::RingCopy, "ringCopy"));
+  f.Set("ringState", Napi::Function::New(env, fastnet::RingState, "ringState"));
+}
+
+}  // namespace kmodlab

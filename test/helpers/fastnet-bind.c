@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fastnet-bind IFNAME MODE: opens /dev/fastnet, binds it to IFNAME in MODE
+ * (a number) straight through the UAPI header, prints "bound" and holds the
+ * session until killed or until its standard input closes. On failure it
+ * prints "error ERRNO" and exits 1. For tests of what happens to a session
+ * whose process dies, or that lacks a capability.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "uapi/fastnet.h"
+
+int main(int argc, char **argv)
+{
+	struct fastnet_bind req;
+	char c;
+	int fd;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: fastnet-bind IFNAME MODE\n");
+		return 2;
+	}
+	memset(&req, 0, sizeof(req));
+	strncpy(req.ifname, argv[1], sizeof(req.ifname) - 1);
+	req.mode = (__u32)atoi(argv[2]);
+
+	fd = open("/dev/fastnet", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, FASTNET_BIND, &req) < 0) {
+		printf("error %d\n", errno);
+		return 1;
+	}
+	printf("bound\n");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netsend: traffic for fastnet's tests, run inside a network namespace
+ * (ip netns exec NS out/bin/netsend ...), where node would take seconds
+ * to start.
+ *
+ *   netsend udp ADDR PORT COUNT SIZE
+ *	COUNT datagrams of SIZE bytes (>= 4): a big-endian sequence number
+ *	from 0, then bytes (seq + i) & 0xff.
+ *   netsend tcp ADDR PORT FILE
+ *	FILE's bytes over one connection; waits for the receiver to close.
+ *
+ * Prints "sent N" (datagrams or bytes); any failure exits 1 with a message.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "netsend: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static struct sockaddr_in parse_address(const char *addr, const char *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	sin.sin_port = htons((uint16_t)atoi(port));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		fprintf(stderr, "netsend: bad IPv4 address %s\n", addr);
+		exit(2);
+	}
+	return sin;
+}
+
+static int send_udp(struct sockaddr_in sin, long count, long size)
+{
+	unsigned char *buf;
+	int fd;
+	long seq, i;
+
+	if (count < 0 || size < 4 || size > 65507) {
+		fprintf(stderr, "netsend: bad COUNT or SIZE\n");
+		return 2;
+	}
+	buf = malloc(size);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (!buf || fd < 0)
+		die("socket");
+	/* Unconnected: an ICMP error never fails a later send. */
+	for (seq = 0; seq < count; seq++) {
+		uint32_t be = htonl((uint32_t)seq);
+
+		memcpy(buf, &be, 4);
+		for (i = 4; i < size; i++)
+			buf[i] = (unsigned char)(seq + i);
+		while (sendto(fd, buf, size, 0, (struct sockaddr *)&sin,
+			      sizeof(sin)) != size) {
+			if (errno != ENOBUFS && errno != EINTR)
+				die("sendto");
+			usleep(100);
+		}
+	}
+	printf("sent %ld\n", count);
+	return 0;
+}
+
+static int send_tcp(struct sockaddr_in sin, const char *path)
+{
+	struct stat st;
+	off_t off = 0;
+	char sink[256];
+	int fd, file;
+
+	file = open(path, O_RDONLY);
+	if (file < 0 || fstat(file, &st) < 0)
+		die(path);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		die("connect");
+	while (off < st.st_size) {
+		if (sendfile(fd, file, &off, st.st_size - off) < 0 &&
+		    errno != EINTR)
+			die("sendfile");
+	}
+	if (shutdown(fd, SHUT_WR) < 0)
+		die("shutdown");
+	/* The receiver closes once it has it all. */
+	while (read(fd, sink, sizeof(sink)) > 0)
+		;
+	printf("sent %lld\n", (long long)off);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "udp"))
+		return send_udp(parse_address(argv[2], argv[3]), atol(argv[4]),
+				atol(argv[5]));
+	if (argc == 5 && !strcmp(argv[1], "tcp"))
+		return send_tcp(parse_address(argv[2], argv[3]), argv[4]);
+	fprintf(stderr,
+		"usage: netsend udp ADDR PORT COUNT SIZE\n"
+		"       netsend tcp ADDR PORT FILE\n");
+	return 2;
+}

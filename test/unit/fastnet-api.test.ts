@@ -1,0 +1,191 @@
+// fastnet on the host, where there is no module: the UAPI as the addon
+// exports it, the checks bind() makes before asking the kernel, and the
+// shape of errors.
+import * as fs from 'node:fs';
+
+import * as fastnet from '../../lib/fastnet';
+import { native } from '../../lib/native';
+
+const uapi = native.fastnet;
+
+/** _IOC(dir, type, nr, size) as <asm-generic/ioctl.h> builds it. */
+function ioc(dir: number, type: number, nr: number, size: number): number {
+  return ((dir << 30) | (size << 16) | (type << 8) | nr) >>> 0;
+}
+const WRITE = 1;
+const READ = 2;
+
+describe('UAPI constants', () => {
+  test('ioctl numbers encode direction, magic 0xFA, number and structure size', () => {
+    expect(uapi.BIND).toBe(ioc(WRITE, 0xfa, 1, uapi.BIND_SIZE));
+    expect(uapi.STATS).toBe(ioc(READ, 0xfa, 2, uapi.STATS_SIZE));
+    expect(uapi.RING_INFO).toBe(ioc(READ, 0xfa, 3, uapi.RING_INFO_SIZE));
+    expect(uapi.READ_INFO).toBe(ioc(READ, 0xfa, 4, uapi.SLOT_DESC_SIZE));
+  });
+
+  test('structures have fixed sizes and 64-bit-friendly layouts', () => {
+    expect(uapi.BIND_SIZE).toBe(48);
+    expect([uapi.BIND_MODE_OFFSET, uapi.BIND_FLAGS_OFFSET, uapi.BIND_SLOTS_OFFSET]).toEqual([16, 20, 24]);
+    expect([uapi.BIND_SLOT_SIZE_OFFSET, uapi.BIND_QUEUE_LEN_OFFSET, uapi.BIND_RESERVED_OFFSET]).toEqual([28, 32, 36]);
+    expect(uapi.STATS_SIZE).toBe(8 * 8);
+    expect(uapi.SLOT_DESC_SIZE).toBe(32);
+    expect(uapi.RING_INFO_SIZE).toBe(32);
+    // Producer and consumer each on a cache line of their own.
+    expect(uapi.RING_PRODUCER_OFFSET).toBe(64);
+    expect(uapi.RING_CONSUMER_OFFSET).toBe(128);
+    expect(uapi.RING_HEADER_SIZE).toBe(192);
+  });
+
+  test('modes and limits are what the ring and the NIC need', () => {
+    expect([uapi.MODE_NORMAL, uapi.MODE_DROP, uapi.MODE_READ, uapi.MODE_RING]).toEqual([0, 1, 2, 3]);
+    expect(uapi.MODE_ZEROCOPY).toBe(4);
+    expect(fastnet.MODES).toEqual({ normal: 0, drop: 1, read: 2, ring: 3 });
+    const powerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
+    for (const n of [uapi.RING_SLOTS_MIN, uapi.RING_SLOTS_MAX, uapi.RING_SLOTS_DEFAULT]) expect(powerOfTwo(n)).toBe(true);
+    for (const n of [uapi.SLOT_SIZE_MIN, uapi.SLOT_SIZE_MAX, uapi.SLOT_SIZE_DEFAULT]) expect(powerOfTwo(n)).toBe(true);
+    // A slot takes a whole standard frame (and an e1000 receive buffer).
+    expect(uapi.SLOT_SIZE_MIN).toBeGreaterThanOrEqual(2048);
+    expect(uapi.RING_SLOTS_DEFAULT * uapi.SLOT_SIZE_DEFAULT).toBeLessThanOrEqual(uapi.RING_DATA_MAX);
+    expect(uapi.QUEUE_LEN_DEFAULT).toBeLessThanOrEqual(uapi.QUEUE_LEN_MAX);
+    expect(uapi.IFNAMSIZ).toBe(16);
+    expect(uapi.META_STRIDE).toBe(6);
+  });
+});
+
+describe('bindRequest', () => {
+  const fields = (buffer: Buffer) => ({
+    ifname: buffer.subarray(0, 16).toString('latin1').replace(/\0+$/, ''),
+    mode: buffer.readUInt32LE(16),
+    flags: buffer.readUInt32LE(20),
+    slots: buffer.readUInt32LE(24),
+    slotSize: buffer.readUInt32LE(28),
+    queueLength: buffer.readUInt32LE(32),
+    reserved: [buffer.readUInt32LE(36), buffer.readUInt32LE(40), buffer.readUInt32LE(44)],
+  });
+
+  test('packs struct fastnet_bind; unset sizes are 0, the kernel defaults', () => {
+    expect(fields(fastnet.bindRequest('veth0', 'ring', { slots: 4096, slotSize: 4096, passThrough: true }))).toEqual({
+      ifname: 'veth0',
+      mode: 3,
+      flags: uapi.BIND_PASS,
+      slots: 4096,
+      slotSize: 4096,
+      queueLength: 0,
+      reserved: [0, 0, 0],
+    });
+    expect(fields(fastnet.bindRequest('eth0', 'read', { queueLength: 10 }))).toMatchObject({ mode: 2, queueLength: 10 });
+    expect(fields(fastnet.bindRequest('eth0', 1))).toMatchObject({ mode: 1, flags: 0, slots: 0, slotSize: 0 });
+    expect(fields(fastnet.bindRequest('a23456789012345', 'normal')).ifname).toBe('a23456789012345');
+  });
+
+  const typeError = (code: string) => expect.objectContaining({ name: 'TypeError', code });
+  const rangeError = expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+
+  test('device names: a string of 1 to 15 bytes', () => {
+    expect(() => fastnet.bindRequest(7 as unknown as string, 'drop')).toThrow(typeError('ERR_INVALID_ARG_TYPE'));
+    expect(() => fastnet.bindRequest('', 'drop')).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('a234567890123456', 'drop')).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('bad\0name', 'drop')).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    // Bytes, not characters.
+    expect(() => fastnet.bindRequest('ééééééééé', 'drop')).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+  });
+
+  test('modes: a known name or number', () => {
+    expect(() => fastnet.bindRequest('eth0', 'sniff' as fastnet.ModeName)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 9)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', uapi.MODE_ZEROCOPY)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+  });
+
+  test('options: known, of the right type, for the mode, in range', () => {
+    expect(() => fastnet.bindRequest('eth0', 'read', { queueLen: 5 } as fastnet.BindOptions)).toThrow(
+      typeError('ERR_INVALID_ARG_VALUE'),
+    );
+    expect(() => fastnet.bindRequest('eth0', 'read', { slots: 64 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'ring', { queueLength: 64 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'drop', { passThrough: true })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'ring', { passThrough: 1 as unknown as boolean })).toThrow(
+      typeError('ERR_INVALID_ARG_TYPE'),
+    );
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: '64' as unknown as number })).toThrow(
+      typeError('ERR_INVALID_ARG_TYPE'),
+    );
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 1000 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 1 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 1 << 17 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slotSize: 1024 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slotSize: 2048.5 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 65536, slotSize: 4096 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: 0 })).toThrow(rangeError);
+    expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: uapi.QUEUE_LEN_MAX + 1 })).toThrow(rangeError);
+    // Explicitly off is fine anywhere.
+    expect(() => fastnet.bindRequest('eth0', 'drop', { passThrough: false })).not.toThrow();
+  });
+});
+
+describe('stats and batches', () => {
+  test('decodeStats reads struct fastnet_stats', () => {
+    const buffer = Buffer.alloc(uapi.STATS_SIZE);
+    [10, 640, 8, 512, 2, 1].forEach((value, i) => buffer.writeBigUInt64LE(BigInt(value), 8 * i));
+    expect(fastnet.decodeStats(buffer)).toEqual({
+      received: 10,
+      receivedBytes: 640,
+      delivered: 8,
+      deliveredBytes: 512,
+      dropped: 2,
+      truncated: 1,
+    });
+  });
+
+  test('a batch hands out frames as views, with their metadata and timestamp', () => {
+    const ipv4 = Buffer.alloc(60);
+    ipv4.writeUInt16BE(0x0800, 12);
+    const arp = Buffer.alloc(42);
+    arp.writeUInt16BE(0x0806, 12);
+    const short = Buffer.from([1, 2, 3]);
+    const data = Buffer.concat([ipv4, arp, short]);
+    const ts = 1_700_000_000_123_456_789n;
+    const lo = Number(ts & 0xffffffffn);
+    const hi = Number(ts >> 32n);
+    const meta = new Uint32Array([0, 60, 60, 0, lo, hi, 60, 42, 1500, uapi.PKT_TRUNC, 0, 0, 102, 3, 3, 0, 0, 0]);
+    const batch = new fastnet.PacketBatch({ count: 3, bytes: data.length, data, meta });
+    const [first, second, third] = [...batch];
+    expect(first).toEqual({ data: ipv4, originalLength: 60, truncated: false, timestampNs: ts });
+    expect(second).toMatchObject({ data: arp, originalLength: 1500, truncated: true });
+    expect(third.data).toEqual(short);
+    expect(first.data.buffer).toBe(data.buffer);
+    expect(batch.countIPv4()).toBe(1);
+    expect(fastnet.countIPv4(batch)).toBe(1);
+    expect(() => batch.packet(3)).toThrow(rangeError());
+  });
+
+  test('countIPv4 refuses metadata that points outside the data', () => {
+    const meta = new Uint32Array([0, 100, 100, 0, 0, 0]);
+    expect(() => uapi.countIPv4(Buffer.alloc(50), meta, 1)).toThrow(rangeError());
+    expect(() => uapi.countIPv4(Buffer.alloc(50), meta, 2)).toThrow(rangeError());
+    expect(() => uapi.countIPv4(Buffer.alloc(50), new Float64Array(6) as unknown as Uint32Array, 1)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+  });
+});
+
+function rangeError() {
+  return expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+}
+
+describe('sessions on a machine without the module', () => {
+  test('open() fails like fs does: ENOENT with the path', () => {
+    if (fs.existsSync(fastnet.DEVICE_PATH)) return; // a host with the module loaded
+    expect(() => fastnet.open()).toThrow(
+      expect.objectContaining({ code: 'ENOENT', errno: -2, syscall: 'open', path: fastnet.DEVICE_PATH }),
+    );
+  });
+
+  test('native read loops check their arguments before any system call', () => {
+    expect(() => uapi.readBatch(0, 0, 2048, false)).toThrow(rangeError());
+    expect(() => uapi.readBatch(0, 10, 0, false)).toThrow(rangeError());
+    expect(() => uapi.readCount(0, 70000, 2048, false, true)).toThrow(rangeError());
+    expect(() => uapi.readBatch(-1, 1, 2048, false, '/dev/fastnet')).toThrow(
+      expect.objectContaining({ code: 'EBADF', syscall: 'read', path: '/dev/fastnet' }),
+    );
+  });
+});

@@ -1,0 +1,364 @@
+// fastnet's four modes against real traffic: netsend's numbered UDP
+// datagrams from another namespace and pktgen's frames injected into the
+// receive path. Each mode must get exactly what was sent, and leave the
+// stack exactly what it should.
+import * as fs from 'node:fs';
+
+import * as fastnet from '../../lib/fastnet';
+import { native } from '../../lib/native';
+import { pktgenRunAsync } from '../../lib/traffic';
+import {
+  NETSEND,
+  Topology,
+  UdpReceiver,
+  UDP_HEADERS,
+  expectPktgenFrames,
+  expectUdpFrames,
+  udpCounters,
+} from './fastnet-net';
+
+const uapi = native.fastnet;
+
+let net: Topology;
+let receiver: UdpReceiver;
+
+beforeAll(async () => {
+  net = new Topology(1);
+  receiver = await UdpReceiver.open(net.address);
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  net?.close();
+});
+
+beforeEach(() => receiver.reset());
+
+/** Every frame of a batch, copied out of it. */
+function frames(batch: fastnet.PacketBatch): Buffer[] {
+  return [...batch].map((packet) => Buffer.from(packet.data));
+}
+
+describe('mode normal', () => {
+  test('the device is claimed but left alone: the stack gets every frame', async () => {
+    using session = fastnet.open().bind(net.dev, 'normal');
+    net.inject(2000, 64);
+    await net.sendUdp(300, 64);
+    expect(await receiver.settle(2300)).toBe(2300);
+    expect(session.stats()).toEqual({
+      received: 0,
+      receivedBytes: 0,
+      delivered: 0,
+      deliveredBytes: 0,
+      dropped: 0,
+      truncated: 0,
+    });
+    // Claimed all the same: one session per device.
+    using other = fastnet.open();
+    expect(() => other.bind(net.dev, 'drop')).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+  });
+});
+
+describe('mode drop', () => {
+  test('every frame is counted and consumed: the stack sees none, the device counted them', async () => {
+    using session = fastnet.open().bind(net.dev, 'drop');
+    const udpBefore = udpCounters();
+    const rxBefore = net.veth.rxStats();
+
+    net.inject(3000, 64);
+    await net.sendUdp(500, 100);
+
+    expect(session.stats()).toEqual({
+      received: 3500,
+      receivedBytes: 3000 * 64 + 500 * (UDP_HEADERS + 100),
+      delivered: 0,
+      deliveredBytes: 0,
+      dropped: 0,
+      truncated: 0,
+    });
+    expect(await receiver.settle(1, 300)).toBe(0);
+    const udpAfter = udpCounters();
+    expect(udpAfter.InDatagrams).toBe(udpBefore.InDatagrams);
+    expect(udpAfter.NoPorts).toBe(udpBefore.NoPorts);
+    // veth counts what its peer sent as received: the frames did arrive.
+    expect(net.veth.rxStats().packets - rxBefore.packets).toBe(500);
+  });
+});
+
+describe('mode read', () => {
+  test('read() gives each frame whole, from its Ethernet header, in order', async () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    await net.sendUdp(1000, 100);
+
+    const first = session.read();
+    expect(first).not.toBeNull();
+    expectUdpFrames([first!.data], 1, 100);
+    expect(first!.originalLength).toBe(UDP_HEADERS + 100);
+    expect(first!.truncated).toBe(false);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    expect(first!.timestampNs).toBeGreaterThan(now - 60_000_000_000n);
+    expect(first!.timestampNs).toBeLessThanOrEqual(now + 1_000_000_000n);
+
+    const rest: Buffer[] = [];
+    for (let batch = session.readBatch(128); batch.count > 0; batch = session.readBatch(128)) {
+      expect(batch.countIPv4()).toBe(batch.count);
+      rest.push(...frames(batch));
+    }
+    expectUdpFrames(rest, 999, 100, 1);
+    expect(session.read()).toBeNull();
+    expect(session.stats()).toMatchObject({ received: 1000, delivered: 1000, dropped: 0, truncated: 0 });
+    // Not pass-through: the stack got nothing.
+    expect(await receiver.settle(1, 300)).toBe(0);
+  });
+
+  test('pktgen frames: count, bytes and payloads match what it sent', () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    net.inject(3000, 128);
+    const all: Buffer[] = [];
+    let bytes = 0;
+    let ipv4 = 0;
+    for (let batch = session.readBatch(256); batch.count > 0; batch = session.readBatch(256)) {
+      ipv4 += batch.countIPv4();
+      bytes += batch.bytes;
+      all.push(...frames(batch));
+    }
+    expectPktgenFrames(all, 3000);
+    expect(bytes).toBe(3000 * 128);
+    expect(ipv4).toBe(3000);
+    expect(session.stats()).toMatchObject({ received: 3000, receivedBytes: 3000 * 128, delivered: 3000 });
+  });
+
+  test('readCount() reads and counts without copying to JavaScript', () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    net.inject(2000, 64);
+    let counts = { packets: 0, bytes: 0, ipv4: 0, truncated: 0 };
+    for (let c = session.readCount(300, { countIPv4: true }); c.packets > 0; c = session.readCount(300, { countIPv4: true })) {
+      counts = {
+        packets: counts.packets + c.packets,
+        bytes: counts.bytes + c.bytes,
+        ipv4: counts.ipv4 + c.ipv4,
+        truncated: counts.truncated + c.truncated,
+      };
+    }
+    expect(counts).toEqual({ packets: 2000, bytes: 2000 * 64, ipv4: 2000, truncated: 0 });
+  });
+
+  test('a short buffer gets the first bytes of the frame, flagged truncated; the frame is consumed', async () => {
+    using session = fastnet.open().bind(net.dev, 'read');
+    await net.sendUdp(3, 200);
+    const cut = session.read(20)!;
+    expect(cut.data).toHaveLength(20);
+    expect(cut.data.readUInt16BE(12)).toBe(0x0800);
+    expect(cut.originalLength).toBe(UDP_HEADERS + 200);
+    expect(cut.truncated).toBe(true);
+    // The raw read(2): the return value is the length copied.
+    const buffer = Buffer.alloc(30);
+    expect(fs.readSync(session.fd, buffer)).toBe(30);
+    const whole = session.read()!;
+    expectUdpFrames([whole.data], 1, 200, 2);
+    expect(whole.truncated).toBe(false);
+    expect(session.stats()).toMatchObject({ delivered: 3, truncated: 2 });
+  });
+
+  test('non-blocking: EAGAIN when nothing is queued; blocking: read() waits for a frame', async () => {
+    using nonBlocking = fastnet.open().bind(net.dev, 'read');
+    expect(() => fs.readSync(nonBlocking.fd, Buffer.alloc(2048))).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    expect(nonBlocking.read()).toBeNull();
+    nonBlocking.close();
+
+    using blocking = fastnet.open({ blocking: true }).bind(net.dev, 'read');
+    // The datagram leaves half a second after read() starts waiting (and blocking this thread).
+    const sent = net.ns.run('sh', ['-c', `sleep 0.5; ${NETSEND} udp ${net.address} 9000 1 64`]);
+    const started = Date.now();
+    const packet = blocking.read();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expectUdpFrames([packet!.data], 1, 64);
+    await sent;
+  });
+
+  test('poll() wakes when a frame is queued', async () => {
+    using session = fastnet.open().bind(net.dev, 'read');
+    expect(session.wait(0)).toBe(0);
+    const woken = session.waitAsync(10_000);
+    await net.sendUdp(1, 64);
+    expect((await woken) & uapi.POLLIN).toBe(uapi.POLLIN);
+    expect(session.wait(0) & uapi.POLLIN).toBe(uapi.POLLIN);
+  });
+
+  test('a full queue drops and counts', () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 100 });
+    net.inject(1000, 64);
+    expect(session.stats()).toMatchObject({ received: 1000, delivered: 100, dropped: 900 });
+    expect(session.readBatch(1000).count).toBe(100);
+  });
+
+  test('pass-through: frames are captured and the stack gets them too', async () => {
+    using session = fastnet.open().bind(net.dev, 'read', { passThrough: true, queueLength: 2048 });
+    await net.sendUdp(500, 80);
+    net.inject(1000, 64);
+    expect(await receiver.settle(1500)).toBe(1500);
+    const batch = session.readBatch(2000);
+    expect(batch.count).toBe(1500);
+    expectUdpFrames(frames(batch).slice(0, 500), 500, 80);
+    expectPktgenFrames(frames(batch).slice(500), 1000);
+    expect(session.stats()).toMatchObject({ received: 1500, delivered: 1500, dropped: 0 });
+  });
+});
+
+describe('mode ring', () => {
+  test('the zone describes itself: header, descriptors, page-aligned power-of-two slots', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 256, slotSize: 4096 });
+    const { ring } = session;
+    expect(ring.slots).toBe(256);
+    expect(ring.slotSize).toBe(4096);
+    expect(ring.descOffset % native.pageSize).toBe(0);
+    expect(ring.dataOffset % native.pageSize).toBe(0);
+    expect(ring.dataOffset).toBeGreaterThanOrEqual(ring.descOffset + 256 * uapi.SLOT_DESC_SIZE);
+    expect(ring.zoneSize).toBe(ring.dataOffset + 256 * 4096);
+    const zone = ring.zone;
+    expect(zone.readUInt32LE(0)).toBe(uapi.RING_MAGIC);
+    expect(zone.readUInt32LE(4)).toBe(uapi.RING_VERSION);
+    expect(zone.readUInt32LE(8)).toBe(256);
+    expect(zone.readUInt32LE(12)).toBe(4096);
+    expect(ring.state()).toEqual({ producer: 0, consumer: 0, pending: 0 });
+  });
+
+  test('every frame lands in a slot, whole and in order', async () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 4096 });
+    await net.sendUdp(1000, 100);
+    expect(session.ring.state()).toMatchObject({ producer: 1000, pending: 1000 });
+
+    const batch = session.ring.drain(600);
+    expect(batch.count).toBe(600);
+    const rest = session.ring.drain();
+    expect(rest.count).toBe(400);
+    expectUdpFrames([...frames(batch), ...frames(rest)], 1000, 100);
+    for (const packet of batch) {
+      expect(packet.originalLength).toBe(UDP_HEADERS + 100);
+      expect(packet.truncated).toBe(false);
+    }
+    expect(session.ring.state()).toEqual({ producer: 1000, consumer: 1000, pending: 0 });
+    expect(session.stats()).toMatchObject({
+      received: 1000,
+      delivered: 1000,
+      deliveredBytes: 1000 * (UDP_HEADERS + 100),
+      dropped: 0,
+    });
+    expect(await receiver.settle(1, 300)).toBe(0);
+  });
+
+  test('pktgen frames, counted in place: packets, bytes and IPv4 frames', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 4096 });
+    net.inject(3000, 64);
+    const counts = session.ring.count(4096, { countIPv4: true });
+    expect(counts).toEqual({ packets: 3000, bytes: 3000 * 64, ipv4: 3000, truncated: 0 });
+    expect(session.ring.state().pending).toBe(0);
+    net.inject(500, 64);
+    expectPktgenFrames(frames(session.ring.drain()), 500);
+  });
+
+  test('a frame longer than its slot is cut to the slot and flagged', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 16, slotSize: 2048 });
+    net.inject(3, 3000);
+    const batch = session.ring.drain();
+    expect(batch.count).toBe(3);
+    for (const packet of batch) {
+      expect(packet.data).toHaveLength(2048);
+      expect(packet.originalLength).toBe(3000);
+      expect(packet.truncated).toBe(true);
+    }
+    expectPktgenFrames(frames(batch), 3);
+    expect(session.stats()).toMatchObject({ delivered: 3, deliveredBytes: 3 * 2048, truncated: 3 });
+  });
+
+  test('poll() wakes when slots are published; a full ring drops and counts until slots come back', async () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 64 });
+    const woken = session.waitAsync(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    net.inject(1000, 64);
+    expect((await woken) & uapi.POLLIN).toBe(uapi.POLLIN);
+    expect(session.stats()).toMatchObject({ received: 1000, delivered: 64, dropped: 936 });
+    expectPktgenFrames(frames(session.ring.drain()), 64);
+    expect(session.wait(0)).toBe(0);
+    // Slots handed back are used again.
+    net.inject(10, 64);
+    expect(session.ring.drain().count).toBe(10);
+    expect(session.stats()).toMatchObject({ received: 1010, delivered: 74, dropped: 936 });
+  });
+
+  test('pass-through: frames are captured and the stack gets them too', async () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 2048, passThrough: true });
+    await net.sendUdp(700, 90);
+    expect(await receiver.settle(700)).toBe(700);
+    expectUdpFrames(frames(session.ring.drain()), 700, 90);
+    expect(session.stats()).toMatchObject({ received: 700, delivered: 700, dropped: 0 });
+  });
+
+  test('the zone maps whole or not at all', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 64 });
+    const { zoneSize } = session.ring;
+    const page = native.pageSize;
+    const einval = expect.objectContaining({ code: 'EINVAL', syscall: 'mmap' });
+    expect(() => native.mmap(session.fd, zoneSize - page, 0, true)).toThrow(einval);
+    expect(() => native.mmap(session.fd, zoneSize + page, 0, true)).toThrow(einval);
+    expect(() => native.mmap(session.fd, zoneSize - page, page, true)).toThrow(einval);
+    // A second, read-only mapping of the same zone sees the same slots.
+    const second = native.mmap(session.fd, zoneSize, 0, false);
+    net.inject(5, 64);
+    expect(uapi.ringState(new Uint8Array(second)).pending).toBe(5);
+    expect(session.ring.drain().count).toBe(5);
+    expect(uapi.ringState(new Uint8Array(second)).pending).toBe(0);
+    native.munmap(second);
+  });
+});
+
+describe('batches as they come', () => {
+  test('ring: the async iterator yields batches while pktgen runs, without blocking the event loop', async () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 8192 });
+    net.setupInjection(5000, 64);
+    const running = pktgenRunAsync();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    const all: Buffer[] = [];
+    let batches = 0;
+    for await (const batch of session.batches({ maxBatch: 512 })) {
+      batches++;
+      all.push(...frames(batch));
+      if (all.length >= 5000) break;
+    }
+    clearInterval(ticker);
+    await running;
+    expectPktgenFrames(all, 5000);
+    expect(batches).toBeGreaterThan(1);
+    expect(ticks).toBeGreaterThan(0);
+    expect(session.stats()).toMatchObject({ received: 5000, delivered: 5000, dropped: 0 });
+  });
+
+  test('read: loop() calls back once per batch until aborted', async () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    const controller = new AbortController();
+    const sizes: number[] = [];
+    const looping = session.loop(
+      (batch) => {
+        sizes.push(batch.count);
+        if (sizes.reduce((a, b) => a + b, 0) >= 800) controller.abort();
+      },
+      { maxBatch: 100, signal: controller.signal },
+    );
+    await net.sendUdp(800, 64);
+    expect(await looping).toBe(800);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(100);
+  });
+
+  test('close() ends a pending iteration', async () => {
+    const session = fastnet.open().bind(net.dev, 'ring');
+    const iteration = (async () => {
+      let n = 0;
+      for await (const batch of session) n += batch.count;
+      return n;
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    session.close();
+    expect(await iteration).toBe(0);
+  });
+});
