@@ -10,7 +10,8 @@ import * as fastnet from '../../lib/fastnet';
 import * as kmod from '../../lib/kmod';
 import { native } from '../../lib/native';
 import { VethPair, ip, modprobe } from '../../lib/traffic';
-import { Topology, UdpReceiver, memory, settleMemory } from './fastnet-net';
+import { Topology, UdpReceiver } from './fastnet-net';
+import { memorySnapshot, settleMemory } from './meminfo';
 
 const uapi = native.fastnet;
 const ROOT = path.join(__dirname, '..', '..');
@@ -293,12 +294,12 @@ describe('the module', () => {
     };
     run(60, 1); // warms the caches, and the page cache with node itself
     await settleMemory();
-    const before = memory();
+    const before = memorySnapshot();
     const started = Date.now();
     run(600, 3);
     const ms = Date.now() - started;
     await settleMemory();
-    const after = memory();
+    const after = memorySnapshot();
     console.log(
       `fastnet: 600 sessions + 3 device removals in a child process (${ms} ms): ` +
         `Slab ${before.slab} -> ${after.slab} KiB, MemAvailable ${before.memAvailable} -> ${after.memAvailable} KiB ` +

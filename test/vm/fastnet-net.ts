@@ -8,7 +8,6 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { native } from '../../lib/native';
 import { Namespace, PKTGEN_MAGIC, VethPair, pktgenRun, pktgenSetup } from '../../lib/traffic';
 
 export const NETSEND = path.join(__dirname, '..', '..', 'out', 'bin', 'netsend');
@@ -153,40 +152,10 @@ export function expectPktgenFrames(frames: Buffer[], n: number): void {
   expect(seqs.filter((seq, i) => seq !== first + i)).toEqual([]);
 }
 
-/**
- * Slab and MemAvailable (/proc/meminfo), in KiB. MemAvailable alone swings
- * by tens of MiB as free pages park on the per-CPU lists, which it does not
- * count: `available` adds them back (/proc/zoneinfo), and this process's own
- * anonymous memory, whose heap comes and goes. What is left moves only when
- * the kernel keeps memory.
- */
-export function memory(): { slab: number; memAvailable: number; available: number } {
-  const meminfo = fs.readFileSync('/proc/meminfo', 'utf8');
-  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)![1]);
-  const perCpuPages = [...fs.readFileSync('/proc/zoneinfo', 'utf8').matchAll(/^\s+count:\s+(\d+)$/gm)].reduce(
-    (sum, match) => sum + Number(match[1]),
-    0,
-  );
-  const ownAnon = field(fs.readFileSync('/proc/self/status', 'utf8'), 'RssAnon');
-  const memAvailable = field(meminfo, 'MemAvailable');
-  return {
-    slab: field(meminfo, 'Slab'),
-    memAvailable,
-    available: memAvailable + perCpuPages * (native.pageSize / 1024) + ownAnon,
-  };
-}
-
 /** Counters of /proc/net/snmp's Udp line. */
 export function udpCounters(): Record<string, number> {
   const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
   const names = lines[0].split(/\s+/).slice(1);
   const values = lines[1].split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(names.map((name, i) => [name, values[i]]));
-}
-
-/** Lets freed memory settle before measuring: RCU callbacks, deferred frees, caches. */
-export async function settleMemory(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 500));
-  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-  await new Promise((r) => setTimeout(r, 500));
 }

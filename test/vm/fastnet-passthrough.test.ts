@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as netModule from 'node:net';
 
 import * as fastnet from '../../lib/fastnet';
-import { NETSEND, Topology, memory, settleMemory } from './fastnet-net';
+import { NETSEND, Topology } from './fastnet-net';
+import { memorySnapshot, settleMemory } from './meminfo';
 
 const FILE = '/tmp/fastnet-transfer';
 const SMALL_FILE = '/tmp/fastnet-warmup';
@@ -85,7 +86,7 @@ test.each([
 ] as const)('mode %s, pass-through: a 50 MiB TCP transfer arrives whole while captured, and leaves no memory behind', async (mode, options) => {
   expect((await transfer(SMALL_FILE)).bytes).toBe(4 << 20); // warms TCP's caches
   await settleMemory();
-  const before = memory();
+  const before = memorySnapshot();
   {
     using session = fastnet.open().bind(net.dev, mode, options);
     const captured = { packets: 0, bytes: 0, ipv4: 0, truncated: 0 };
@@ -122,7 +123,7 @@ test.each([
     expect(captured.truncated).toBeLessThanOrEqual(stats.truncated);
   }
   await settleMemory();
-  const after = memory();
+  const after = memorySnapshot();
   console.log(
     `fastnet ${mode} pass-through: Slab ${before.slab} -> ${after.slab} KiB, ` +
       `MemAvailable ${before.memAvailable} -> ${after.memAvailable} KiB ` +

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { isModuleLoaded, loadModule, reloadModule, unloadModule } from '../../lib/kmod';
 import { DEFAULT_SLOT_SIZE, KshramSlot, MAX_SLOT_SIZE, SLOT_COUNT, readProcTable, slotPath } from '../../lib/kshram';
 import { native } from '../../lib/native';
+import { memorySnapshot } from './meminfo';
 
 const MiB = 1 << 20;
 // Child processes use the compiled API (dist/), built by qemu/setup.sh.
@@ -250,18 +251,13 @@ describe('unload and reload', () => {
         reloadModule('kshram');
       }
     };
-    churn(5); // warm up: the test process's own heap settles
-    const before = memAvailableKiB();
+    churn(5); // warm up
+    const before = memorySnapshot().available;
     churn(30);
-    // Leaked slots would cost 30 x 4 MiB = 120 MiB; the bound leaves room for
-    // the JavaScript heap's own noise.
-    expect(before - memAvailableKiB()).toBeLessThan(40 * 1024);
+    // Leaked slots would cost 30 x 4 MiB = 120 MiB.
+    expect(before - memorySnapshot().available).toBeLessThan(16 * 1024);
   });
 });
-
-function memAvailableKiB(): number {
-  return Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]);
-}
 
 describe('concurrency', () => {
   test('several processes resizing and mapping slots at once all succeed, and contend safely on one slot', async () => {
