@@ -36,6 +36,14 @@ Napi::Error FastnetError(Napi::Env env, const char* code,
   return error;
 }
 
+uint32_t ArgMaxBatch(const Napi::CallbackInfo& info, size_t index) {
+  int64_t max = ArgInt64(info, index, "max");
+  if (max < 1 || max > FASTNET_RING_SLOTS_MAX)
+    throw OutOfRange(info.Env(), "The value of \"max\" is out of range. It must be >= 1 && <= " +
+                                     std::to_string(FASTNET_RING_SLOTS_MAX) + ".");
+  return static_cast<uint32_t>(max);
+}
+
 namespace {
 
 struct ReadArgs {
@@ -51,13 +59,10 @@ ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, size_t path_index) {
   Napi::Env env = info.Env();
   ReadArgs args;
   args.fd = ArgInt32(info, 0, "fd");
-  int64_t max = ArgInt64(info, 1, "max");
+  args.max = ArgMaxBatch(info, 1);
   int64_t snap = ArgInt64(info, 2, "snapLength");
-  if (max < 1 || max > 65536)
-    throw OutOfRange(env, "The value of \"max\" is out of range. It must be >= 1 && <= 65536.");
   if (snap < 1 || snap > (1 << 20))
     throw OutOfRange(env, "The value of \"snapLength\" is out of range. It must be >= 1 && <= 1048576.");
-  args.max = static_cast<uint32_t>(max);
   args.snap = static_cast<uint32_t>(snap);
   args.wait = info.Length() > 3 && info[3].ToBoolean().Value();
   args.path = ArgOptionalPath(info, path_index);

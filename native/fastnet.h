@@ -30,6 +30,9 @@ inline bool IsIPv4(const uint8_t* frame, uint32_t length) {
 Napi::Object Counts(Napi::Env env, uint64_t packets, uint64_t bytes,
                     uint64_t ipv4, uint64_t truncated);
 
+// A batch's frame limit argument: 1 to FASTNET_RING_SLOTS_MAX (a whole ring).
+uint32_t ArgMaxBatch(const Napi::CallbackInfo& info, size_t index);
+
 // An Error with a code of ours (ERR_FASTNET_*), for states no errno names.
 Napi::Error FastnetError(Napi::Env env, const char* code,
                          const std::string& message);

@@ -55,13 +55,6 @@ Ring GetRing(const Napi::CallbackInfo& info) {
   return ring;
 }
 
-uint32_t ArgMax(const Napi::CallbackInfo& info, size_t index) {
-  int64_t max = ArgInt64(info, index, "max");
-  if (max < 1 || max > FASTNET_RING_SLOTS_MAX)
-    throw OutOfRange(info.Env(), "The value of \"max\" is out of range. It must be >= 1 && <= 65536.");
-  return static_cast<uint32_t>(max);
-}
-
 // How many slots are ours to take, at most max; sets *consumer.
 uint32_t Ready(Napi::Env env, const Ring& ring, uint32_t max, uint32_t* consumer) {
   // Only we write consumer; the kernel writes producer after filling slots.
@@ -90,7 +83,7 @@ void HandBack(const Ring& ring, uint32_t consumer) {
 Napi::Value RingCount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring ring = GetRing(info);
-  uint32_t max = ArgMax(info, 1);
+  uint32_t max = ArgMaxBatch(info, 1);
   bool count_ipv4 = info.Length() > 2 && info[2].ToBoolean().Value();
   uint32_t consumer;
   uint32_t n = Ready(env, ring, max, &consumer);
@@ -112,7 +105,7 @@ Napi::Value RingCount(const Napi::CallbackInfo& info) {
 Napi::Value RingCopy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Ring ring = GetRing(info);
-  uint32_t max = ArgMax(info, 1);
+  uint32_t max = ArgMaxBatch(info, 1);
   uint32_t consumer;
   uint32_t n = Ready(env, ring, max, &consumer);
 
