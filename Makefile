@@ -60,8 +60,29 @@ out/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/kmod/stamp
 	@echo "[build] initramfs"
 	@bash qemu/mkinitramfs.sh $(KVER) out/kmod $@
 
+# The debug guest kernel (lockdep, KASAN, kmemleak; qemu/debug-kernel.sh builds
+# it once per machine, outside the clone) and the project's modules built
+# against it, from a copy of kmod/ so that the two builds' objects never mix.
+# Recursive `=`: the kernel is looked up (and built) only when these run.
+DEBUG_DIR = $(shell bash qemu/debug-kernel.sh)
+
+debug: out/debug/initramfs.cpio.gz
+
+out/debug/kmod/stamp: $(KMOD_SRC) qemu/debug-kernel.sh qemu/debug-kernel.config
+	@dir="$(DEBUG_DIR)" && [ -n "$$dir" ] && echo "[build] kernel modules for $$(cat $$dir/kver)" && \
+	rm -rf out/debug/kmod-build out/debug/kmod && mkdir -p out/debug/kmod-build out/debug/kmod && \
+	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' \) -print0 | \
+		cpio --quiet -pdm0 ../out/debug/kmod-build) && \
+	$(MAKE) -s -C out/debug/kmod-build KVER=debug KDIR=$$dir/src && \
+	find out/debug/kmod-build -name '*.ko' -exec cp {} out/debug/kmod/ \;
+	@touch $@
+
+out/debug/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/debug/kmod/stamp
+	@echo "[build] debug initramfs"
+	@dir="$(DEBUG_DIR)" && bash qemu/mkinitramfs.sh "$$(cat $$dir/kver)" out/debug/kmod $@ "$$dir/root"
+
 clean:
 	rm -rf out build dist
 	$(MAKE) -s -C kmod KVER=$(KVER) clean
 
-.PHONY: all addon typescript modules helpers image clean
+.PHONY: all addon typescript modules helpers image debug clean

@@ -4,7 +4,7 @@
 # failure reported by the guest's init ("vm: FAILED").
 set -euo pipefail
 log=$1
-pattern='Oops|BUG:|BUG |WARNING:|Kernel panic|kernel BUG|general protection fault|Call Trace:|RIP: |soft lockup|hard LOCKUP|rcu_sched self-detected|rcu: INFO|hung_task|blocked for more than|unreferenced object|Objects remaining|still has objects|list_(add|del) corruption|refcount_t:|UBSAN|KASAN|double free|use-after-free|vm: FAILED'
+pattern='Oops|BUG:|BUG |WARNING:|Kernel panic|kernel BUG|general protection fault|Call Trace:|RIP: |soft lockup|hard LOCKUP|rcu_sched self-detected|rcu: INFO|hung_task|blocked for more than|unreferenced object|suspected memory leak|Objects remaining|still has objects|list_(add|del) corruption|refcount_t:|UBSAN|KASAN|double free|use-after-free|vm: FAILED'
 if grep -aEn "$pattern" "$log" >/tmp/check-guest-log.$$; then
 	echo "guest log problems ($log):"
 	sed 's/^/  /' /tmp/check-guest-log.$$ | head -40

@@ -57,7 +57,25 @@ fi
 mount -t 9p -o "$p9" projout "/newroot$project/out" || die "cannot mount $project/out"
 mkdir -p /newroot/run/kmod
 mount --bind /kmod /newroot/run/kmod
+# A kernel whose modules are not in the host's /lib/modules (the debug kernel,
+# from the host's cache) brings its own: modprobe e1000 then finds them.
+modroot=$(param vm.modroot)
+if [ -n "$modroot" ]; then
+	kver=$(uname -r)
+	mount -t tmpfs -o mode=755 tmpfs /newroot/lib/modules
+	mkdir -p "/newroot/lib/modules/$kver"
+	mount --bind "/hostroot$modroot/lib/modules/$kver" "/newroot/lib/modules/$kver" ||
+		die "cannot mount the modules of $kver from $modroot"
+fi
 ip link set lo up
+
+# kmemleak (debug kernel): what boot allocated is not the run's to answer for.
+kmemleak=/sys/kernel/debug/kmemleak
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [ -w $kmemleak ]; then
+	echo scan >$kmemleak
+	echo clear >$kmemleak
+fi
 
 if [ "$(param vm.modules)" != 0 ]; then
 	for ko in /kmod/*.ko; do
@@ -90,6 +108,23 @@ for ko in /kmod/*.ko; do
 	[ -d "/sys/module/$name" ] || continue
 	rmmod "$name" || say "FAILED: cannot unload $name"
 done
+
+# Anything allocated during the run and no longer referenced, modules
+# unloaded, is a leak: two scans (kmemleak's advice: a fresh object can look
+# unreferenced once), then the report into the log, where the checker fails on it.
+if [ -w $kmemleak ]; then
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	if [ -s $kmemleak ]; then
+		# One write a line: /dev/kmsg takes each write as one record.
+		while IFS= read -r line; do
+			echo "kmemleak report: $line" >/dev/kmsg
+		done <$kmemleak
+		say "FAILED: kmemleak found unreferenced objects"
+	else
+		say "kmemleak: no unreferenced objects"
+	fi
+fi
 
 echo "$rc" >"/newroot$project/out/$run/status"
 sync

@@ -16,6 +16,7 @@ packages=(
 	gnuplot-nox          # the benchmark's plot
 	make g++ python3     # node-gyp and kbuild
 	xz-utils             # unpacks linux-source
+	flex bison bc libelf-dev libssl-dev  # build the debug guest kernel (qemu/debug-kernel.sh)
 )
 
 missing=()

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# mkinitramfs.sh KVER KMOD_DIR OUTPUT: packs the guest's initramfs: static
-# busybox, the modules needed to mount the host's root over virtio-9p, the
-# project's modules, and qemu/init.sh as /init.
+# mkinitramfs.sh KVER KMOD_DIR OUTPUT [MODULES_ROOT]: packs the guest's
+# initramfs: static busybox, the modules needed to mount the host's root over
+# virtio-9p (those the kernel does not have built in), the project's modules,
+# and qemu/init.sh as /init. MODULES_ROOT (default /) holds lib/modules/KVER.
 set -euo pipefail
-kver=$1 kmod_dir=$2 output=$3
+kver=$1 kmod_dir=$2 output=$3 modroot=${4:-/}
 here=$(dirname "$(readlink -f "$0")")
-moddir=/lib/modules/$kver/kernel
+moddir=$modroot/lib/modules/$kver/kernel
 
 # In load order: each needs the ones before it.
 boot_modules=(
@@ -27,10 +28,19 @@ mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules,kmod}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$here/init.sh" "$stage/init"
 chmod 755 "$stage/init"
+: >"$stage/modules/order"
 for m in "${boot_modules[@]}"; do
+	# The debug kernel has the virtio and 9p drivers built in.
+	! grep -qxF "kernel/$m" "$moddir/../modules.builtin" 2>/dev/null || continue
 	src=$moddir/$m
 	[ -f "$src" ] || src=$(ls "$src".* 2>/dev/null | head -1)
-	[ -f "$src" ] || { echo "mkinitramfs: $moddir/$m not found" >&2; exit 1; }
+	if [ ! -f "$src" ]; then
+		# A kernel built without it (the debug kernel has no fscache) does not need it;
+		# one that does need it fails loudly at boot, when the next module will not load.
+		[ "$modroot" = / ] || continue
+		echo "mkinitramfs: $moddir/$m not found" >&2
+		exit 1
+	fi
 	case $src in
 	*.xz) xz -dc "$src" >"$stage/modules/$(basename "$m")" ;;
 	*.zst) zstd -qdc "$src" >"$stage/modules/$(basename "$m")" ;;

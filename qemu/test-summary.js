@@ -1,30 +1,30 @@
-// test-summary.js VM_EXIT_STATUS HALF...: adds up jest's JSON results from
-// out/test/<half>.json and prints "N passed, N failed"; exits 1 on any failure.
-// A half with no results, or a VM run that failed after its tests passed (a
-// kernel warning in the guest log, a module that would not unload), counts
-// as one failure.
+// test-summary.js PART:STATUS...: adds up jest's JSON results from
+// out/test/<part>.json and prints "N passed, N failed"; exits 1 on any failure.
+// A part with no results, or a run that failed after its tests passed (a
+// kernel warning or leak in the guest log, a module that would not unload),
+// counts as one failure.
 const fs = require('node:fs');
 
-const [vmStatus, ...halves] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
-for (const half of halves) {
-  const file = `out/test/${half}.json`;
+for (const arg of process.argv.slice(2)) {
+  const [part, status] = arg.split(':');
+  const file = `out/test/${part}.json`;
   if (!fs.existsSync(file)) {
-    console.log(`[test] ${half}: no results (${file} missing): counted as 1 failure`);
+    console.log(`[test] ${part}: no results (${file} missing): counted as 1 failure`);
     failed += 1;
     continue;
   }
   const result = JSON.parse(fs.readFileSync(file, 'utf8'));
   const suiteErrors = result.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
   console.log(
-    `[test] ${half}: ${result.numPassedTests} passed, ${result.numFailedTests} failed` +
+    `[test] ${part}: ${result.numPassedTests} passed, ${result.numFailedTests} failed` +
       (suiteErrors ? `, ${suiteErrors} suites failed to run` : ''),
   );
   passed += result.numPassedTests;
   failed += result.numFailedTests + suiteErrors;
-  if (half === 'vm' && Number(vmStatus) !== 0 && result.numFailedTests + suiteErrors === 0) {
-    console.log('[test] vm: the guest run failed after the tests (see the [vm] lines above): counted as 1 failure');
+  if (Number(status) !== 0 && result.numFailedTests + suiteErrors === 0) {
+    console.log(`[test] ${part}: the run failed after its tests (see the lines above): counted as 1 failure`);
     failed += 1;
   }
 }

@@ -20,13 +20,15 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
   --smp N           guest vCPUs (default 2)
   --mem MB          guest memory (default 2048)
   --timeout SEC     kill a guest that runs longer (default 1500)
+  --kernel NAME     debian (default: Debian's kernel) or debug (lockdep, KASAN,
+                    kmemleak: built once per machine by qemu/debug-kernel.sh)
   --env NAME=VALUE  set a variable for COMMAND (repeatable)
 Environment: VM_ACCEL=kvm|tcg overrides the KVM probe.
 Logs: out/vm/guest.log (kernel console of the last run).
 USAGE
 }
 
-shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=()
+shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() kernel_name=debian
 while [ $# -gt 0 ]; do
 	case $1 in
 	--shell) shell=1 ;;
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--env) guest_env+=("$2"); shift ;;
+	--kernel) kernel_name=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) echo "vm: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -55,6 +58,24 @@ cd "$root"
 [ $build = 0 ] || bash qemu/setup.sh
 kver=$(qemu/kernel-version.sh)
 kernel=/boot/vmlinuz-$kver
+initrd=out/initramfs.cpio.gz
+guest_kernel=$kernel initrd_guest=$initrd modroot_arg=
+case $kernel_name in
+debian) ;;
+debug)
+	# The image and modules against it; the kernel itself is cached per machine.
+	if [ $build = 1 ]; then
+		make -s --no-print-directory debug
+	elif [ ! -f out/debug/initramfs.cpio.gz ]; then
+		echo "vm: the debug image is not built: run without --no-build (or make debug)" >&2
+		exit 2
+	fi
+	debug_dir=$(bash qemu/debug-kernel.sh)
+	guest_kernel=$debug_dir/bzImage initrd_guest=out/debug/initramfs.cpio.gz
+	kver=$(cat "$debug_dir/kver") modroot_arg=" vm.modroot=$debug_dir/root"
+	;;
+*) echo "vm: --kernel takes debian or debug, not '$kernel_name'" >&2; exit 2 ;;
+esac
 mkdir -p out/vm
 
 # KVM where it works, TCG otherwise. The probe boots the guest with KVM and
@@ -93,10 +114,11 @@ printf ' %q' "$@" >>"$rundir/cmd.sh"
 echo >>"$rundir/cmd.sh"
 : >"$rundir/output"
 
-append="console=ttyS0 loglevel=6 panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell"
+# printk.devkmsg=on: init's reports (a kmemleak report is many lines) are not rate-limited.
+append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg"
 [ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
 qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
-	-display none -kernel "$kernel" -initrd out/initramfs.cpio.gz -append "$append"
+	-display none -kernel "$guest_kernel" -initrd "$initrd_guest" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$root/out,mount_tag=projout,security_model=none,multidevs=remap")
 [ ${#nic[@]} -eq 0 ] || qemu+=("${nic[@]}" -device e1000,netdev=net0,mac=52:54:00:12:34:56)
