@@ -119,7 +119,7 @@ export function runCommand(spec: CommandSpec, main: () => unknown): void {
   const fail = (error: unknown): void => {
     const short = path.basename(spec.name.split(' ').at(-1) ?? spec.name);
     if (error instanceof UsageError) {
-      process.stderr.write(`${short}: ${error.message}\nusage: ${spec.name} ${spec.synopsis}\n(--help for more)\n`);
+      process.stderr.write(`${short}: ${error.message}\nusage: ${`${spec.name} ${spec.synopsis}`.trimEnd()}\n(--help for more)\n`);
       process.exitCode = 2;
     } else if (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string') {
       process.stderr.write(`${short}: ${error.message}\n`);
