@@ -10,6 +10,7 @@ import Module from 'node:module';
 import * as path from 'node:path';
 
 import { type CommandSpec, parseCommandLine, runCommand, UsageError } from './args';
+import { typeCheck } from './typecheck';
 
 const spec: CommandSpec = {
   name: 'kmodlab-run',
@@ -29,38 +30,6 @@ const spec: CommandSpec = {
 };
 
 const TS_EXTENSIONS = ['.ts', '.cts', '.mts'];
-
-/** Options as the project's own tsconfig has them, for a script anywhere in the tree. */
-function typeCheck(file: string): number {
-  // typescript is a devDependency: loaded only when asked for.
-  const ts = require('typescript') as typeof import('typescript');
-  const root = path.join(__dirname, '..', '..');
-  const program = ts.createProgram([file], {
-    strict: true,
-    noEmit: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
-    types: ['node'],
-    typeRoots: [path.join(root, 'node_modules', '@types')],
-    esModuleInterop: true,
-    skipLibCheck: true,
-  });
-  const diagnostics = ts.getPreEmitDiagnostics(program);
-  if (diagnostics.length > 0) {
-    const host = {
-      getCanonicalFileName: (name: string) => name,
-      getCurrentDirectory: () => process.cwd(),
-      getNewLine: () => '\n',
-    };
-    const format = process.stderr.isTTY ? ts.formatDiagnosticsWithColorAndContext : ts.formatDiagnostics;
-    process.stderr.write(format(diagnostics, host));
-    return 1;
-  }
-  console.log(`${path.relative(process.cwd(), file)}: no type errors`);
-  return 0;
-}
 
 /** Compiles .ts files as CommonJS when Node requires them; the entry file may await at top level. */
 function registerTypeScript(entry: string): void {
@@ -105,7 +74,10 @@ function main(): void {
   const isTypeScript = TS_EXTENSIONS.includes(path.extname(file));
   if (values.check) {
     if (!isTypeScript) throw new UsageError('--check is for TypeScript files');
-    process.exitCode = typeCheck(file);
+    const errors = typeCheck([file], { color: process.stderr.isTTY });
+    process.stderr.write(errors);
+    if (!errors) console.log(`${path.relative(process.cwd(), file)}: no type errors`);
+    process.exitCode = errors ? 1 : 0;
     return;
   }
   if (path.extname(file) === '.mts') throw new UsageError('.mts (ES module TypeScript) is not supported: use .ts');
