@@ -15,7 +15,8 @@ export function invalidState(message: string): Error & { code: 'ERR_INVALID_STAT
  * syscall and path; `reason` also holds it alone. Returns the same error.
  */
 export function withReason<E>(error: E, reason: string): E {
-  if (error instanceof Error) {
+  // isNativeError, not instanceof: errors from the addon or fs may come from another realm (jest's sandbox).
+  if (util.types.isNativeError(error)) {
     error.message += ` (${reason})`;
     Object.assign(error, { reason });
   }

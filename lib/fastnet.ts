@@ -428,8 +428,9 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   bind(device: string, mode: ModeName | number, options: BindOptions = {}): this {
     const request = bindRequest(device, mode, options);
     const name = modeName(modeNumber(mode));
+    const fd = this.fd;
     try {
-      native.ioctl(this.fd, uapi.BIND, request, this.path);
+      native.ioctl(fd, uapi.BIND, request, this.path);
     } catch (error) {
       const why = this.#bindRefusal(errorCode(error), device);
       throw withReason(error, `binding ${device} in mode ${name}${why ? `: ${why}` : ''}`);

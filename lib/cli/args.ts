@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { isNativeError } from 'node:util/types';
 
 /** One option: parseArgs' own settings plus what --help says of it. */
 export interface OptionSpec {
@@ -121,7 +122,7 @@ export function runCommand(spec: CommandSpec, main: () => unknown): void {
     if (error instanceof UsageError) {
       process.stderr.write(`${short}: ${error.message}\nusage: ${`${spec.name} ${spec.synopsis}`.trimEnd()}\n(--help for more)\n`);
       process.exitCode = 2;
-    } else if (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+    } else if (isNativeError(error) && typeof (error as NodeJS.ErrnoException).code === 'string') {
       process.stderr.write(`${short}: ${error.message}\n`);
       process.exitCode = 1;
     } else {
