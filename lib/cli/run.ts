@@ -45,9 +45,10 @@ function registerTypeScript(entry: string): void {
       module: { type: 'commonjs' },
     });
     // The entry runs in an async function, on the same first line so that line numbers hold.
+    // Its error is printed as Node prints an uncaught one, less the excerpt of the rethrowing line.
     const body =
       filename === entry
-        ? `(async () => {${code}\n})().catch((error) => process.nextTick(() => { throw error; }));`
+        ? `(async () => {${code}\n})().catch((error) => { console.error(error); process.exitCode = 1; });`
         : code;
     module._compile(body, filename);
   };

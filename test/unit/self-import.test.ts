@@ -52,6 +52,7 @@ test('kmodlab-run --check finds the types and reports type errors', () => {
 test('a script that throws exits 1 with the stack pointing at its .ts line', () => {
   const r = run(RUN, ['test/fixtures/scripts/throws.ts']);
   expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(/RangeError.*slot/);
-  expect(r.stderr).toMatch(/throws\.ts:\d+:\d+/);
+  expect(r.stderr).toMatch(/RangeError: The value of "index" is out of range/);
+  expect(r.stderr).toMatch(/code: .ERR_OUT_OF_RANGE./);
+  expect(r.stderr).toMatch(/throws\.ts:6:\d+/);
 });
