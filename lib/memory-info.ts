@@ -42,6 +42,8 @@ export interface MemoryInfoError extends NodeJS.ErrnoException {
   command: string;
   /** The module's text, e.g. "No such process" (from "[ERROR]: No such process"). */
   kernelMessage?: string;
+  /** Why, where the command itself tells (also at the end of the message), e.g. the name rule. */
+  reason?: string;
 }
 
 const LINE =
