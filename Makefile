@@ -39,9 +39,11 @@ build/Release/kmodlab.node: $(NATIVE_SRC) node_modules/.package-lock.json
 	@npm exec --no -- node-gyp build >out/addon-build.log 2>&1 || { cat out/addon-build.log; exit 1; }
 	@touch $@
 
-out/tsc.stamp: $(TS_SRC) node_modules/.package-lock.json
+# Then the package's own name and bins are linked in node_modules (qemu/link-package.js).
+out/tsc.stamp: $(TS_SRC) package.json qemu/link-package.js node_modules/.package-lock.json
 	@echo "[build] typescript"
 	@$(BIN)/tsc -p .
+	@node qemu/link-package.js
 	@mkdir -p out && touch $@
 
 out/kmod/stamp: $(KMOD_SRC)

@@ -6,6 +6,7 @@
 // close(), or `using`, puts the device back to normal.
 import * as fs from 'node:fs';
 
+import { errorCode, invalidState, withReason } from './errors';
 import { Mapping } from './mapping';
 import { native, type FastnetCounts, type FastnetRawBatch } from './native';
 
@@ -36,18 +37,18 @@ export const LIMITS = {
 } as const;
 
 export interface BindOptions {
-  /** ring: number of slots, a power of two (default LIMITS.ringSlotsDefault). */
+  /** ring: number of slots, a power of two from 2 to 65536 (default LIMITS.ringSlotsDefault, 1024). */
   slots?: number;
-  /** ring: bytes per slot, a power of two from 2048 (default 2048); longer frames are cut. */
+  /** ring: bytes per slot, a power of two from 2048 to 65536 (default 2048); longer frames are cut. */
   slotSize?: number;
-  /** read and ring: copy each frame and let it go on up the stack. */
+  /** read and ring: copy each frame and let it go on up the stack (default false: the frame is consumed). */
   passThrough?: boolean;
-  /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault). */
+  /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault, 1024). */
   queueLength?: number;
 }
 
 export interface OpenOptions {
-  /** read() waits for a frame, blocking the thread (default: it returns null). */
+  /** read() waits for a frame, blocking the thread (default false: it returns null). */
   blocking?: boolean;
 }
 
@@ -56,7 +57,12 @@ export interface BatchOptions {
   maxBatch?: number;
   /** read mode: bytes kept of each frame (default 65536). */
   snapLength?: number;
-  /** Ends the iteration (or loop) at the next batch boundary. */
+  /**
+   * Ends the iteration (or loop) at the next batch boundary, quietly: the
+   * `for await` ends and loop() resolves with the frames seen so far (0 if
+   * the signal had aborted before the first batch). Unlike events.on(), no
+   * AbortError is thrown: the frames seen are the result, as after close().
+   */
   signal?: AbortSignal;
 }
 
@@ -321,12 +327,15 @@ export class Ring {
     return uapi.ringState(this.zone);
   }
 
-  /** Copies up to `max` published frames out and hands their slots back. */
+  /** Copies up to `max` published frames (default: all the ring's slots) out and hands their slots back. */
   drain(max: number = this.slots): PacketBatch {
     return new PacketBatch(uapi.ringCopy(this.zone, max));
   }
 
-  /** Counts up to `max` published frames (and their IPv4 frames) without copying; hands them back. */
+  /**
+   * Counts up to `max` published frames (default: all the ring's slots), and
+   * their IPv4 frames if `countIPv4` (default false), without copying; hands them back.
+   */
   count(max: number = this.slots, options: { countIPv4?: boolean } = {}): Counts {
     return uapi.ringCount(this.zone, max, options.countIPv4 ?? false);
   }
@@ -358,8 +367,45 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   }
 
   get fd(): number {
-    if (this.#fd < 0) throw argError('ERR_CLOSED', 'The fastnet session is closed', Error);
+    if (this.#fd < 0) throw invalidState('The fastnet session is closed: open a new one with fastnet.open()');
     return this.#fd;
+  }
+
+  /** Checked before a call that needs a binding (in one of `modes`): ERR_INVALID_STATE naming the state. */
+  #requireMode(call: string, ...modes: ModeName[]): ModeName {
+    this.fd; // closed?
+    if (this.#mode === undefined) throw invalidState(`${call} needs a bound session: call bind() first`);
+    if (modes.length > 0 && !modes.includes(this.#mode)) {
+      throw invalidState(`${call} works in mode ${modes.join(' or ')}; this session is bound in mode ${this.#mode}`);
+    }
+    return this.#mode;
+  }
+
+  /** Why the kernel refused FASTNET_BIND, where the library can tell. */
+  #bindRefusal(code: string | undefined, device: string): string | undefined {
+    switch (code) {
+      case 'EBUSY':
+        return this.#mode !== undefined
+          ? `this session is already bound to ${this.#device} in mode ${this.#mode}: a session binds once, open another`
+          : `${device} already has a fastnet session or another rx_handler (bridge port, bond slave, macvlan...)`;
+      case 'ENODEV':
+        return this.#mode !== undefined
+          ? `the device this session was bound to, ${this.#device}, is gone`
+          : `no device named ${device} in this network namespace`;
+      case 'ENOTSUP': {
+        let type: string | undefined;
+        try {
+          type = fs.readFileSync(`/sys/class/net/${device}/type`, 'utf8').trim();
+        } catch {
+          // gone meanwhile: no reason to add
+        }
+        return type !== undefined && type !== '1' ? `${device} is not an Ethernet device (ARPHRD type ${type})` : undefined;
+      }
+      case 'EPERM':
+        return 'binding needs CAP_NET_RAW in the network namespace of the device';
+      default:
+        return undefined;
+    }
   }
 
   /** The mode bound, or undefined before bind(). */
@@ -376,16 +422,18 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
    * FASTNET_BIND: attaches the session to `device` (in this process's network
    * namespace) in `mode`. Kernel refusals: EBUSY (this session is bound, or
    * the device has a session or another rx_handler), ENODEV, EINVAL,
-   * EOPNOTSUPP (not Ethernet), EPERM (no CAP_NET_RAW).
+   * EOPNOTSUPP (not Ethernet; Node names it ENOTSUP), EPERM (no CAP_NET_RAW).
+   * The error's message (and its `reason`) says which, where the library can tell.
    */
   bind(device: string, mode: ModeName | number, options: BindOptions = {}): this {
     const request = bindRequest(device, mode, options);
     const name = modeName(modeNumber(mode));
+    const fd = this.fd;
     try {
-      native.ioctl(this.fd, uapi.BIND, request, this.path);
+      native.ioctl(fd, uapi.BIND, request, this.path);
     } catch (error) {
-      if (error instanceof Error) error.message += ` (binding ${device} in mode ${name})`;
-      throw error;
+      const why = this.#bindRefusal(errorCode(error), device);
+      throw withReason(error, `binding ${device} in mode ${name}${why ? `: ${why}` : ''}`);
     }
     this.#mode = name;
     this.#device = device;
@@ -393,47 +441,60 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return this;
   }
 
-  /** FASTNET_STATS. ENODEV once the device is gone, ENOTCONN before bind(). */
+  /** FASTNET_STATS. ENODEV once the device is gone; ERR_INVALID_STATE before bind(). */
   stats(): Stats {
+    this.#requireMode('stats()');
     const buffer = Buffer.alloc(uapi.STATS_SIZE);
     native.ioctl(this.fd, uapi.STATS, buffer, this.path);
     return decodeStats(buffer);
   }
 
-  /** The mapped ring (mode ring). */
+  /** The mapped ring (mode ring); ERR_INVALID_STATE in another mode, unbound or closed. */
   get ring(): Ring {
-    if (!this.#ring) throw argError('ERR_INVALID_STATE', `The session is not in mode ring (mode: ${this.#mode})`, Error);
-    return this.#ring;
+    this.#requireMode('ring', 'ring');
+    return this.#ring!;
   }
 
   /**
-   * Mode read: one frame, cut to `snapLength` bytes (flagged truncated), or
-   * null if none is queued. A blocking session waits for one instead,
-   * blocking the whole thread: use batches() to wait without blocking.
+   * Mode read: one frame, cut to `snapLength` bytes (default 65536; flagged
+   * truncated), or null if none is queued. A blocking session waits for one
+   * instead, blocking the whole thread: use batches() to wait without blocking.
    */
   read(snapLength = DEFAULT_SNAP_LENGTH): Packet | null {
+    this.#requireMode('read()', 'read');
     const raw = uapi.readBatch(this.fd, 1, snapLength, this.blocking, this.path);
     return raw.count ? new PacketBatch(raw).packet(0) : null;
   }
 
-  /** Mode read: the frames queued, up to `max`, copied in one native call. Never waits. */
+  /**
+   * Mode read: the frames queued, up to `max` (default 256), each cut to
+   * `snapLength` bytes (default 65536), copied in one native call. Never waits.
+   */
   readBatch(max = DEFAULT_MAX_BATCH, snapLength = DEFAULT_SNAP_LENGTH): PacketBatch {
+    this.#requireMode('readBatch()', 'read');
     return new PacketBatch(uapi.readBatch(this.fd, max, snapLength, false, this.path));
   }
 
-  /** Mode read: reads up to `max` queued frames and counts them, no copy to JavaScript. Never waits. */
+  /**
+   * Mode read: reads up to `max` queued frames (default 256) and counts them,
+   * no copy to JavaScript (snapLength: bytes read of each, default 65536;
+   * countIPv4: count IPv4 frames too, default false). Never waits.
+   */
   readCount(max = DEFAULT_MAX_BATCH, options: { snapLength?: number; countIPv4?: boolean } = {}): Counts {
+    this.#requireMode('readCount()', 'read');
     const snap = options.snapLength ?? DEFAULT_SNAP_LENGTH;
     return uapi.readCount(this.fd, max, snap, false, options.countIPv4 ?? false, this.path);
   }
 
-  /** poll(2) for frames, blocking the thread: revents (0 on timeout). */
+  /** poll(2) for frames, blocking the thread, up to `timeoutMs` milliseconds (default -1: no limit): revents (0 on timeout). */
   wait(timeoutMs = -1): number {
+    this.#requireMode('wait()');
     return uapi.poll(this.fd, timeoutMs, this.path);
   }
 
-  /** poll(2) on a worker thread: revents, or 0 on timeout or close(). */
+  /** poll(2) on a worker thread, up to `timeoutMs` milliseconds (default -1: no limit): revents, or 0 on timeout or close(). */
   async waitAsync(timeoutMs = -1): Promise<number> {
+    this.#requireMode('waitAsync()');
     const waker = this.#addWaker();
     try {
       return await uapi.pollAsync(this.fd, waker, timeoutMs, this.path);
@@ -444,15 +505,14 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
 
   /**
    * Batches of frames as they come (modes read and ring), waiting on a worker
-   * thread between them. Ends when the session is closed or `signal` aborts;
-   * throws ENODEV when the device goes away (after the frames it left).
+   * thread between them. Ends when the session is closed or `signal` aborts
+   * (no error); throws ENODEV when the device goes away (after the frames it
+   * left), ERR_INVALID_STATE unbound or in another mode.
    */
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
     const snapLength = checkInteger('snapLength', options.snapLength ?? DEFAULT_SNAP_LENGTH, 1, 1 << 20);
-    if (this.#mode !== 'read' && this.#mode !== 'ring') {
-      throw argError('ERR_INVALID_STATE', `Batches come in modes read and ring, not ${this.#mode}`, Error);
-    }
+    this.#requireMode('batches() (for await)', 'read', 'ring');
     const { signal } = options;
     const waker = this.#addWaker();
     const onAbort = () => uapi.wake(waker);
@@ -482,7 +542,11 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return this.batches();
   }
 
-  /** Calls `callback` with each batch, like pcap_loop; resolves with the frames seen when it ends. */
+  /**
+   * Calls `callback` with each batch (awaiting what it returns), like
+   * pcap_loop; resolves with the frames seen when the session closes or the
+   * signal aborts, and rejects with the callback's error or ENODEV.
+   */
   async loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
     let packets = 0;
     for await (const batch of this.batches(options)) {

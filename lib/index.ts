@@ -4,5 +4,6 @@ export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
 
 export * as kmod from './kmod';
+export * as traffic from './traffic';
 export { Mapping } from './mapping';
 export { native } from './native';

@@ -1,6 +1,7 @@
 // kshram: eight kernel shared-memory slots, /dev/kshram0../dev/kshram7.
 import * as fs from 'node:fs';
 
+import { errorCode, invalidState, systemError, withReason } from './errors';
 import { Mapping } from './mapping';
 import { native } from './native';
 
@@ -15,23 +16,40 @@ export function slotPath(index: number): string {
   return `/dev/kshram${index}`;
 }
 
+/** Node's argument errors: TypeError ERR_INVALID_ARG_TYPE, RangeError ERR_OUT_OF_RANGE, naming the argument. */
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') {
+    throw Object.assign(new TypeError(`The "${name}" argument must be of type number. Received ${typeof value}`), {
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw Object.assign(
+      new RangeError(`The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`),
+      { code: 'ERR_OUT_OF_RANGE' },
+    );
+  }
+  return value;
+}
+
 /** An open slot device. Close it (or `using`) when done; mappings outlive it. */
 export class KshramSlot implements Disposable {
   readonly index: number;
   readonly path: string;
   #fd: number;
 
+  /** Opens /dev/kshram<index>; `index` from 0 to SLOT_COUNT - 1, else RangeError ERR_OUT_OF_RANGE. */
   constructor(index: number) {
-    if (!Number.isInteger(index) || index < 0 || index >= SLOT_COUNT) {
-      throw new RangeError(`kshram slot must be an integer from 0 to ${SLOT_COUNT - 1}, got ${index}`);
-    }
-    this.index = index;
+    this.index = checkInteger('index', index, 0, SLOT_COUNT - 1);
     this.path = slotPath(index);
     this.#fd = fs.openSync(this.path, 'r+');
   }
 
+  /** The open file; ERR_INVALID_STATE once closed. */
   get fd(): number {
-    if (this.#fd < 0) throw Object.assign(new Error(`kshram slot ${this.index} is closed`), { code: 'ERR_CLOSED' });
+    if (this.#fd < 0) {
+      throw invalidState(`kshram slot ${this.index} is closed: open it again with kshram.openSlot(${this.index})`);
+    }
     return this.#fd;
   }
 
@@ -45,26 +63,56 @@ export class KshramSlot implements Disposable {
     return native.ioctl(this.fd, ioc.GETSIZE, 0, this.path);
   }
 
-  /** KSHRAM_SETSIZE: keeps the first min(old, new) bytes, zero-fills the rest. EBUSY while mapped. */
+  /**
+   * KSHRAM_SETSIZE: the slot becomes `bytes` long (1 to MAX_SLOT_SIZE), keeping
+   * the first min(old, new) bytes and zero-filling the rest. The kernel refuses
+   * EINVAL out of that range and EBUSY while any process maps the slot; the
+   * error's message (and `reason`) says which.
+   */
   resize(bytes: number): void {
-    native.ioctl(this.fd, ioc.SETSIZE, bytes, this.path);
+    checkInteger('bytes', bytes, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    try {
+      native.ioctl(this.fd, ioc.SETSIZE, bytes, this.path);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'EINVAL') throw withReason(error, `a slot is 1 to ${MAX_SLOT_SIZE} bytes; asked for ${bytes}`);
+      if (code === 'EBUSY') {
+        throw withReason(error, `slot ${this.index} is mapped, by this or another process: close every mapping of it first`);
+      }
+      throw error;
+    }
   }
 
-  /** Maps the whole slot (or `length` bytes) shared: writes are seen by every process at once. */
+  /** Maps the whole slot (or `length` bytes, default the slot's size) shared: writes are seen by every process at once. */
   map(length: number = this.size): Mapping {
     return new Mapping(this.fd, length, { path: this.path });
   }
 
-  /** Reads the slot like a file (pread from `position`). */
+  /** Reads up to `length` bytes (default: the slot's size) from byte `position` (default 0), like pread. */
   read(length: number = this.size, position = 0): Buffer {
     const buffer = Buffer.alloc(length);
     const n = fs.readSync(this.fd, buffer, 0, length, position);
     return buffer.subarray(0, n);
   }
 
-  /** Writes like a file (pwrite at `position`); ENOSPC past the slot's end. */
+  /**
+   * Writes all of `data` at byte `position` (default 0) and returns its length
+   * in bytes. Data that would not fit before the slot's end is refused whole,
+   * before anything is written: ENOSPC, with the slot's size in the message.
+   */
   write(data: Uint8Array | string, position = 0): number {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (!(bytes instanceof Uint8Array)) {
+      throw Object.assign(new TypeError('The "data" argument must be of type string or an instance of Uint8Array'), {
+        code: 'ERR_INVALID_ARG_TYPE',
+      });
+    }
+    checkInteger('position', position, 0, Number.MAX_SAFE_INTEGER);
+    const size = this.size;
+    if (position + bytes.length > size) {
+      const reason = `${bytes.length} bytes at ${position} go past the end of slot ${this.index}, which is ${size} bytes`;
+      throw systemError('ENOSPC', 'write', this.path, reason);
+    }
     return fs.writeSync(this.fd, bytes, 0, bytes.length, position);
   }
 
@@ -80,6 +128,7 @@ export class KshramSlot implements Disposable {
   }
 }
 
+/** Opens /dev/kshram<index> (0 to 7): see KshramSlot. */
 export function openSlot(index: number): KshramSlot {
   return new KshramSlot(index);
 }

@@ -8,7 +8,7 @@ export class Mapping implements Disposable {
   readonly length: number;
   readonly #arrayBuffer: ArrayBuffer;
 
-  /** Maps `length` bytes of `fd` at `offset`; `path` labels errors. */
+  /** Maps `length` bytes of `fd` from byte `offset` (default 0), writable unless `writable` is false; `path` labels errors. */
   constructor(fd: number, length: number, options: { offset?: number; writable?: boolean; path?: string } = {}) {
     this.#arrayBuffer = native.mmap(fd, length, options.offset ?? 0, options.writable ?? true, options.path);
     this.buffer = Buffer.from(this.#arrayBuffer);

@@ -2,7 +2,11 @@
 // /proc/memory_info. One command per write; reading shows its result.
 import * as fs from 'node:fs';
 
+import { withReason } from './errors';
+
 export const PROC_PATH = '/proc/memory_info';
+/** A process name (comm) is at most 15 bytes (TASK_COMM_LEN - 1). */
+export const NAME_MAX_BYTES = 15;
 /** Where the module's tunable lives: most KiB one identical-page search may use. */
 export const GROUP_MEM_MAX_PARAM = '/sys/module/memory_info/parameters/group_mem_max_kib';
 
@@ -38,6 +42,8 @@ export interface MemoryInfoError extends NodeJS.ErrnoException {
   command: string;
   /** The module's text, e.g. "No such process" (from "[ERROR]: No such process"). */
   kernelMessage?: string;
+  /** Why, where the command itself tells (also at the end of the message), e.g. the name rule. */
+  reason?: string;
 }
 
 const LINE =
@@ -78,10 +84,13 @@ export function parseTable(text: string): MemoryInfoRecord[] {
   return lines.map(parseLine);
 }
 
-/** Parses whatever the file shows: `[SUCCESS]`, `[ERROR]: <message>`, or table lines. */
+/**
+ * Parses whatever the file shows: `[SUCCESS]`, `[ERROR]: <message>`, or table
+ * lines; the final newline may be there or not (the file has one).
+ */
 export function parseResult(text: string): MemoryInfoResult {
-  if (text === '[SUCCESS]\n') return { kind: 'success' };
-  const error = /^\[ERROR\]: (.*)\n$/.exec(text);
+  if (text === '[SUCCESS]\n' || text === '[SUCCESS]') return { kind: 'success' };
+  const error = /^\[ERROR\]: (.*?)\n?$/.exec(text);
   if (error) return { kind: 'error', message: error[1] };
   return { kind: 'records', records: parseTable(text) };
 }
@@ -130,7 +139,25 @@ function commandError(err: NodeJS.ErrnoException, fd: number, bytes: Uint8Array)
   error.path = PROC_PATH;
   error.command = Buffer.from(bytes).toString('utf8');
   if (kernelMessage !== undefined) error.kernelMessage = kernelMessage;
-  return error;
+  const why = refusalReason(error.code, error.command);
+  return why ? withReason(error, why) : error;
+}
+
+/** What the library can tell of a refused command, from the command itself. */
+function refusalReason(code: string, cmd: string): string | undefined {
+  const named = /^(FILTER|DEL)\|(.*?)\n?$/s.exec(cmd);
+  if (code === 'EINVAL' && named) {
+    const length = Buffer.byteLength(named[2]);
+    if (length < 1 || length > NAME_MAX_BYTES || named[2].includes('\0')) {
+      return `a process name is 1 to ${NAME_MAX_BYTES} bytes with no NUL; got ${length} bytes`;
+    }
+  }
+  if (code === 'EINVAL' && !named && !/^(RESET|ALL)\n?$/.test(cmd)) {
+    return "the commands are 'RESET', 'ALL', 'FILTER|<name>' and 'DEL|<name>'";
+  }
+  if (code === 'ESRCH' && named) return `no process named ${JSON.stringify(named[2])} in the table (taken at load or RESET)`;
+  if (code === 'ENOENT' && /^ALL\n?$/.test(cmd)) return 'the table is empty (every name deleted): RESET takes it again';
+  return undefined;
 }
 
 function expectSuccess(text: string, cmd: string): void {
@@ -147,14 +174,14 @@ export function all(): MemoryInfoRecord[] {
   return parseTable(command('ALL'));
 }
 
-/** FILTER|name: the one record of that exact name. ESRCH if the table has none. */
+/** FILTER|name: the one record of that exact name (1 to 15 bytes). ESRCH if the table has none, EINVAL for a bad name. */
 export function filter(name: string): MemoryInfoRecord {
   const records = parseTable(command(`FILTER|${name}`));
   if (records.length !== 1) throw new Error(`FILTER|${name}: expected one line, got ${records.length}`);
   return records[0];
 }
 
-/** DEL|name: removes that name from the table. ESRCH if the table has none. */
+/** DEL|name: removes that name (1 to 15 bytes) from the table. ESRCH if the table has none, EINVAL for a bad name. */
 export function del(name: string): void {
   expectSuccess(command(`DEL|${name}`), 'DEL');
 }
@@ -164,6 +191,7 @@ export function groupMemMaxKib(): number {
   return Number(fs.readFileSync(GROUP_MEM_MAX_PARAM, 'utf8'));
 }
 
+/** Sets group_mem_max_kib, in KiB (default at load 262144). */
 export function setGroupMemMaxKib(kib: number): void {
   fs.writeFileSync(GROUP_MEM_MAX_PARAM, `${kib}\n`);
 }

@@ -1,7 +1,7 @@
-// Traffic inside the VM, for fastnet's tests and demo: veth pairs, network
-// namespaces, and the kernel's packet generator (pktgen), whose xmit_mode
-// netif_receive injects frames into a device's receive path, where an
-// rx_handler sees them. Root only.
+// Traffic inside the VM, for fastnet's tests, demo and users' scripts (public
+// API: `traffic` in the package): veth pairs, network namespaces, and the
+// kernel's packet generator (pktgen), whose xmit_mode netif_receive injects
+// frames into a device's receive path, where an rx_handler sees them. Root only.
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
@@ -48,7 +48,7 @@ export class Namespace implements Disposable {
     });
   }
 
-  /** Runs a command inside the namespace without blocking the event loop. */
+  /** Runs a command inside the namespace without blocking the event loop (timeoutMs: default 60000 ms). */
   async run(command: string, args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
     const { stdout } = await execFileAsync('ip', ['netns', 'exec', this.name, command, ...args], {
       encoding: 'utf8',
@@ -144,15 +144,18 @@ export class VethPair implements Disposable {
 export interface PktgenOptions {
   /** The device whose receive path gets the frames. */
   device: string;
+  /** Frames to inject; 0 runs until pktgenStop(). */
   count: number;
-  /** Frame length, Ethernet header included (default 64). */
+  /** Frame length in bytes, Ethernet header included (default 64). */
   size?: number;
   /** Destination MAC: the device's own, for the stack to take the frames. */
   dstMac: string;
   /** IPv4 source and destination. */
   src: string;
   dst: string;
+  /** UDP source port (default 9). */
   udpSrcPort?: number;
+  /** UDP destination port (default 9). */
   udpDstPort?: number;
   /** Frames per skb pass (default 1: every frame is a fresh skb with its own sequence number). */
   burst?: number;

@@ -23,32 +23,64 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
   --kernel NAME     debian (default: Debian's kernel) or debug (lockdep, KASAN,
                     kmemleak: built once per machine by qemu/debug-kernel.sh)
   --env NAME=VALUE  set a variable for COMMAND (repeatable)
+An option's value may also follow an equals sign: --mem=1024.
 Environment: VM_ACCEL=kvm|tcg overrides the KVM probe.
 Logs: out/vm/guest.log (kernel console of the last run).
 USAGE
 }
 
+# Bad options stop here with one line and exit status 2, before anything is built or booted.
+bad_usage() {
+	echo "vm: $*" >&2
+	echo "(npm run vm -- --help lists the options)" >&2
+	exit 2
+}
+# check_number OPTION VALUE MIN MAX
+check_number() {
+	[[ $2 =~ ^[0-9]+$ ]] && ((10#$2 >= $3 && 10#$2 <= $4)) ||
+		bad_usage "$1 takes a whole number from $3 to $4, got '$2'"
+}
+
 shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() kernel_name=debian
+# The options that take a value (a new one goes here and in the case below).
+valued=" --netdev --smp --mem --timeout --env --kernel "
 while [ $# -gt 0 ]; do
-	case $1 in
+	opt=$1 val=
+	# A value comes as the next word or as --option=value.
+	case $opt in --*=*) val=${opt#*=} opt=${opt%%=*} ;; esac
+	if [[ $valued == *" $opt "* ]]; then
+		if [ "$opt" = "$1" ]; then
+			[ $# -ge 2 ] || bad_usage "$opt needs a value"
+			val=$2
+			shift
+		fi
+		[ -n "$val" ] || bad_usage "$opt needs a value"
+	elif [ "$opt" != "$1" ]; then
+		bad_usage "$opt takes no value"
+	fi
+	case $opt in
 	--shell) shell=1 ;;
 	--no-modules) modules=0 ;;
 	--no-build) build=0 ;;
 	--e1000) [ ${#nic[@]} -gt 0 ] || nic=(-netdev user,id=net0,restrict=on) ;;
-	--netdev) nic=(-netdev "$2"); shift ;;
-	--smp) smp=$2; shift ;;
-	--mem) mem=$2; shift ;;
-	--timeout) timeout=$2; shift ;;
-	--env) guest_env+=("$2"); shift ;;
-	--kernel) kernel_name=$2; shift ;;
+	--netdev) nic=(-netdev "$val") ;;
+	--smp) check_number "$opt" "$val" 1 64; smp=$((10#$val)) ;;
+	--mem) check_number "$opt" "$val" 128 65536; mem=$((10#$val)) ;;
+	--timeout) check_number "$opt" "$val" 1 86400; timeout=$((10#$val)) ;;
+	--env)
+		[[ $val =~ ^[A-Za-z_][A-Za-z0-9_]*=.*$ ]] || bad_usage "--env takes NAME=VALUE, got '$val'"
+		guest_env+=("$val") ;;
+	--kernel)
+		[[ $val == debian || $val == debug ]] || bad_usage "--kernel takes debian or debug, got '$val'"
+		kernel_name=$val ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
-	-*) echo "vm: unknown option $1" >&2; usage >&2; exit 2 ;;
+	-*) bad_usage "unknown option $opt" ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $shell = 1 ] || [ $# -gt 0 ] || { usage >&2; exit 2; }
+[ $shell = 1 ] || [ $# -gt 0 ] || bad_usage "no command given: npm run vm -- COMMAND [ARG...], or --shell"
 case $root in *[[:space:],]*) echo "vm: the project path must not contain spaces or commas: $root" >&2; exit 2 ;; esac
 for e in "${guest_env[@]}"; do
 	case $e in *[[:space:],]*) echo "vm: --env values must not contain spaces or commas: $e" >&2; exit 2 ;; esac
@@ -74,7 +106,6 @@ debug)
 	guest_kernel=$debug_dir/bzImage initrd_guest=out/debug/initramfs.cpio.gz
 	kver=$(cat "$debug_dir/kver") modroot_arg=" vm.modroot=$debug_dir/root"
 	;;
-*) echo "vm: --kernel takes debian or debug, not '$kernel_name'" >&2; exit 2 ;;
 esac
 mkdir -p out/vm
 
@@ -84,9 +115,11 @@ probe_accel() {
 	if [ ! -w /dev/kvm ]; then echo tcg; return; fi
 	local log
 	log=$(mktemp)
-	timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults -no-reboot \
+	# In a subshell with stderr closed: a guest that hangs is killed, and the
+	# shell's own "Aborted"/"Killed" report of that is expected, not news.
+	(timeout -k 2 10 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults -no-reboot \
 		-display none -serial "file:$log" -kernel "$kernel" -initrd out/initramfs.cpio.gz \
-		-append "console=ttyS0 panic=-1 vm.probe=1" >/dev/null 2>&1 || true
+		-append "console=ttyS0 panic=-1 vm.probe=1" >/dev/null 2>&1 || true) 2>/dev/null
 	if grep -q 'vm: probe ok' "$log"; then echo kvm; else echo tcg; fi
 	rm -f "$log"
 }
@@ -95,6 +128,8 @@ if [ -z "$accel" ]; then
 	if [ ! -s out/vm/accel ]; then
 		echo "[vm] probing KVM (up to 10 s, once)" >&2
 		probe_accel >out/vm/accel
+		[ "$(cat out/vm/accel)" = kvm ] ||
+			echo "[vm] KVM did not boot a guest here: using TCG (kept in out/vm/accel; delete it to probe again)" >&2
 	fi
 	accel=$(cat out/vm/accel)
 fi

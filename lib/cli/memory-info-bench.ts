@@ -1,22 +1,39 @@
 // memory_info benchmark, run in the VM:
-//   bash qemu/vm.sh -- node dist/cli/memory-info-bench.js [--sizes 5000,10000,...] [--rounds 7]
+//   npm run vm -- node dist/cli/memory-info-bench.js [--sizes 5000,10000,...] [--rounds 7] [--force]
 // For each N, a pagehold process holds N identical and N distinct read-only
 // pages, all sizes at once under their own names. Each round RESETs (which
 // forgets the groups found) and times FILTER of every size, in a rotating
 // order, so that a slow moment of the host weighs on all sizes alike; the
 // median per size and its growth per doubling of N (the median of the
 // ratios within each round) are printed side by side.
-// The result also goes to out/bench/memory-info.json.
+// The result also goes to out/bench/memory-info.json (--output), which an
+// earlier result there is not replaced unless --force says so.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { command, parseLine, reset } from '../memory-info';
 import { PageHolder } from '../pagehold';
+import { type CommandSpec, integerValue, outputPath, parseCommandLine, runCommand, UsageError } from './args';
 
 const TARGET_RATIO = 2.3;
 const TARGET_SECONDS_AT_40000 = 10;
-const OUTPUT = path.join(__dirname, '..', '..', 'out', 'bench', 'memory-info.json');
+const DEFAULT_OUTPUT = path.join(__dirname, '..', '..', 'out', 'bench', 'memory-info.json');
+
+const spec: CommandSpec = {
+  name: 'node dist/cli/memory-info-bench.js',
+  synopsis: '[--sizes N,N,...] [--rounds R] [--output FILE] [--force]',
+  description:
+    'Times memory_info FILTER on N identical + N distinct read-only pages held by pagehold processes,\n' +
+    'for each N, in interleaved rounds; prints the median per N and the growth per doubling of N.\n' +
+    'Run it in the VM: npm run vm -- node dist/cli/memory-info-bench.js',
+  options: {
+    sizes: { type: 'string', value: 'N,N,...', help: 'pages of each kind per size (default 5000,10000,20000,40000)' },
+    rounds: { type: 'string', value: 'R', help: 'timed rounds, after one warm-up round (default 7)' },
+    output: { type: 'string', value: 'FILE', help: 'where the JSON result goes (default out/bench/memory-info.json)' },
+    force: { type: 'boolean', help: 'replace FILE if it exists (default: refuse, before measuring)' },
+  },
+};
 
 interface SizeResult {
   n: number;
@@ -33,11 +50,6 @@ interface SizeResult {
   nbGroup: number;
 }
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -51,11 +63,13 @@ function timeMs(fn: () => void): number {
 }
 
 async function main(): Promise<void> {
-  const sizes = option('--sizes', '5000,10000,20000,40000').split(',').map(Number);
-  const rounds = Number(option('--rounds', '7'));
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(rounds) || rounds < 1) {
-    throw new Error('usage: memory-info-bench [--sizes N,N,...] [--rounds R]');
-  }
+  const { values } = parseCommandLine(spec);
+  const sizes = String(values.sizes ?? '5000,10000,20000,40000')
+    .split(',')
+    .map((text) => integerValue('--sizes', text, 1, 10_000_000));
+  if (new Set(sizes).size !== sizes.length) throw new UsageError('--sizes must not repeat a size');
+  const rounds = integerValue('--rounds', String(values.rounds ?? '7'), 1, 1000);
+  const output = outputPath(String(values.output ?? DEFAULT_OUTPUT), values.force === true);
 
   const holders: PageHolder[] = [];
   try {
@@ -99,13 +113,13 @@ async function main(): Promise<void> {
         nbGroup: record.nbGroup,
       });
     });
-    report(results, resetMs, rounds);
+    report(results, resetMs, rounds, output);
   } finally {
     await Promise.all(holders.map((h) => h.stop()));
   }
 }
 
-function report(results: SizeResult[], resetMs: number[], rounds: number): void {
+function report(results: SizeResult[], resetMs: number[], rounds: number, output: string): void {
   const ratios = results.flatMap((r) => (r.ratio === null ? [] : [r.ratio]));
   const maxRatio = ratios.length ? Math.max(...ratios) : null;
   const at40000 = results.find((r) => r.n === 40000);
@@ -135,7 +149,7 @@ function report(results: SizeResult[], resetMs: number[], rounds: number): void 
       `N=40000 under ${TARGET_SECONDS_AT_40000} s (${at40000 ? `${(at40000.filterMedianMs / 1000).toFixed(2)} s: ${timeOk ? 'met' : 'MISSED'}` : 'not run'})`,
   );
 
-  fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
+  fs.mkdirSync(path.dirname(output), { recursive: true });
   const summary = {
     benchmark: 'memory_info FILTER',
     date: new Date().toISOString(),
@@ -148,11 +162,8 @@ function report(results: SizeResult[], resetMs: number[], rounds: number): void 
     targetsMet: ratioOk && timeOk,
     sizes: results,
   };
-  fs.writeFileSync(OUTPUT, `${JSON.stringify(summary, null, 2)}\n`);
-  console.log(`written to ${path.relative(process.cwd(), OUTPUT)}`);
+  fs.writeFileSync(output, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log(`written to ${path.relative(process.cwd(), output)}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runCommand(spec, main);

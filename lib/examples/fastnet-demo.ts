@@ -3,6 +3,7 @@
 // the live counts are printed twice a second. Cleans up after itself.
 import * as fastnet from '../fastnet';
 import { VethPair, pktgenReset, pktgenRunAsync, pktgenSetup, pktgenSent, pktgenStop } from '../traffic';
+import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
 
 const DEVICE = 'fndemo0';
 const SECONDS = 6;
@@ -73,7 +74,13 @@ async function main(): Promise<void> {
   if (total.packets !== stats.delivered) throw new Error('user space did not get every frame the ring delivered');
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
+const spec: CommandSpec = {
+  name: 'node dist/examples/fastnet-demo.js',
+  synopsis: '',
+  description: 'fastnet at work: pktgen floods a veth device while a ring-mode session counts the frames (about 8 s).',
+};
+
+runCommand(spec, () => {
+  parseCommandLine(spec);
+  return main();
 });

@@ -4,6 +4,7 @@ import { readMessage, writeMessage } from './kshram-message';
 import { printTable, resizeAll } from './kshram-resize';
 import { share } from './kshram-share';
 import { KshramSlot } from '../kshram';
+import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
 
 async function main(): Promise<void> {
   using slot = new KshramSlot(0);
@@ -29,7 +30,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+const spec: CommandSpec = {
+  name: 'node dist/examples/kshram-demo.js',
+  synopsis: '',
+  description: 'kshram at work: the slots, a message left in kernel memory, every slot resized, two processes sharing a mapping.',
+};
+
+runCommand(spec, () => {
+  parseCommandLine(spec);
+  return main();
 });

@@ -2,7 +2,8 @@
 //   node dist/examples/kshram-message.js write 0 "hello"
 //   node dist/examples/kshram-message.js read 0
 // The message lives in kernel memory until the module is unloaded.
-import { KshramSlot } from '../kshram';
+import { type CommandSpec, integerValue, parseCommandLine, runCommand, UsageError } from '../cli/args';
+import { KshramSlot, SLOT_COUNT } from '../kshram';
 
 /** Stores `text` NUL-terminated at the start of the slot. */
 export function writeMessage(index: number, text: string): void {
@@ -20,15 +21,26 @@ export function readMessage(index: number): string {
   return data.subarray(0, end < 0 ? data.length : end).toString();
 }
 
+const spec: CommandSpec = {
+  name: 'node dist/examples/kshram-message.js',
+  synopsis: 'write SLOT TEXT... | read SLOT',
+  description:
+    'write: stores TEXT (NUL-terminated) at the start of /dev/kshramSLOT, growing the slot if needed.\n' +
+    'read: prints the message stored there. The message stays in kernel memory until the module is unloaded.',
+  positionals: { min: 2, max: Infinity },
+};
+
 if (require.main === module) {
-  const [verb, slot = '0', ...words] = process.argv.slice(2);
-  if (verb === 'write') {
-    writeMessage(Number(slot), words.join(' '));
-    console.log(`wrote ${JSON.stringify(words.join(' '))} to /dev/kshram${slot}`);
-  } else if (verb === 'read') {
-    console.log(`/dev/kshram${slot} holds ${JSON.stringify(readMessage(Number(slot)))}`);
-  } else {
-    console.error('usage: kshram-message.js write SLOT TEXT... | read SLOT');
-    process.exit(2);
-  }
+  runCommand(spec, () => {
+    const [verb, slotText, ...words] = parseCommandLine(spec).positionals;
+    const slot = integerValue('SLOT', slotText, 0, SLOT_COUNT - 1);
+    if (verb === 'write') {
+      writeMessage(slot, words.join(' '));
+      console.log(`wrote ${JSON.stringify(words.join(' '))} to /dev/kshram${slot}`);
+    } else if (verb === 'read' && words.length === 0) {
+      console.log(`/dev/kshram${slot} holds ${JSON.stringify(readMessage(slot))}`);
+    } else {
+      throw new UsageError(verb === 'read' ? 'read takes one SLOT' : `unknown verb ${JSON.stringify(verb)}`);
+    }
+  });
 }

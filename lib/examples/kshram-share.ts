@@ -3,7 +3,8 @@
 // syscall between them. Run: node dist/examples/kshram-share.js [SLOT] [COUNT]
 import { fork } from 'node:child_process';
 
-import { KshramSlot } from '../kshram';
+import { type CommandSpec, integerValue, parseCommandLine, runCommand } from '../cli/args';
+import { KshramSlot, SLOT_COUNT } from '../kshram';
 
 const COUNTER = 0; // byte offset of the 32-bit counter
 const DONE = 4; // the writer sets this to 1 when it has finished
@@ -50,12 +51,24 @@ export async function share(index: number, count: number): Promise<{ seen: numbe
   return result;
 }
 
+const spec: CommandSpec = {
+  name: 'node dist/examples/kshram-share.js',
+  synopsis: '[SLOT] [COUNT]',
+  description:
+    'Two child processes map /dev/kshramSLOT (default 0): the writer counts to COUNT (default 1000000)\n' +
+    'in the slot, the reader follows the counter through its own mapping.',
+  positionals: { min: 0, max: 2 },
+};
+
 if (require.main === module) {
   const [first, ...rest] = process.argv.slice(2);
   if (first === '--writer') writer(Number(rest[0]), Number(rest[1]));
   else if (first === '--reader') reader(Number(rest[0]));
   else {
-    share(Number(first ?? 0), Number(rest[0] ?? 1_000_000)).then(({ seen, changes }) => {
+    runCommand(spec, async () => {
+      const [slotText = '0', countText = '1000000'] = parseCommandLine(spec).positionals;
+      const slot = integerValue('SLOT', slotText, 0, SLOT_COUNT - 1);
+      const { seen, changes } = await share(slot, integerValue('COUNT', countText, 1, 2 ** 31 - 1));
       console.log(`reader saw the counter reach ${seen} (${changes} distinct values observed) through its own mapping`);
     });
   }

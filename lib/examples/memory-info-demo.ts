@@ -3,6 +3,7 @@
 // the processes, and the errors.
 import { all, command, filter, type MemoryInfoError, type MemoryInfoRecord, reset } from '../memory-info';
 import { PageHolder } from '../pagehold';
+import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
 
 function show(label: string, r: MemoryInfoRecord): void {
   console.log(
@@ -79,7 +80,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+const spec: CommandSpec = {
+  name: 'node dist/examples/memory-info-demo.js',
+  synopsis: '',
+  description: 'memory_info at work: pagehold processes of known contents, the table, counts that follow the processes, the errors.',
+};
+
+runCommand(spec, () => {
+  parseCommandLine(spec);
+  return main();
 });

@@ -65,12 +65,14 @@ describe('parseTable', () => {
 });
 
 describe('parseResult', () => {
-  test('[SUCCESS]', () => {
+  test('[SUCCESS], with or without the final newline (trimmed text parses too)', () => {
     expect(parseResult('[SUCCESS]\n')).toEqual({ kind: 'success' });
+    expect(parseResult('[SUCCESS]')).toEqual({ kind: 'success' });
   });
 
-  test('[ERROR]: message', () => {
+  test('[ERROR]: message, with or without the final newline', () => {
     expect(parseResult('[ERROR]: No such process\n')).toEqual({ kind: 'error', message: 'No such process' });
+    expect(parseResult('[ERROR]: No such process')).toEqual({ kind: 'error', message: 'No such process' });
   });
 
   test('table lines', () => {
@@ -78,7 +80,7 @@ describe('parseResult', () => {
   });
 
   test('anything else is refused', () => {
-    expect(() => parseResult('[SUCCESS]')).toThrow(/unexpected line/);
+    expect(() => parseResult('[SUCCESS]\n\n')).toThrow(/unexpected line/);
     expect(() => parseResult('SUCCESS\n')).toThrow(/unexpected line/);
   });
 });

@@ -212,12 +212,26 @@ describe('file I/O', () => {
     expect(seek.stdout.length).toBe(6);
   });
 
-  test('writing at the end is ENOSPC, and a write across the end is cut short', () => {
+  test('the kernel: writing at the end is ENOSPC, and a write across the end is cut short', () => {
     using slot = new KshramSlot(3);
-    expect(slot.write('abcdef', 4093)).toBe(3);
-    expect(() => slot.write('x', 4096)).toThrow(expect.objectContaining({ code: 'ENOSPC', syscall: 'write' }));
+    expect(fs.writeSync(slot.fd, Buffer.from('abcdef'), 0, 6, 4093)).toBe(3);
+    expect(() => fs.writeSync(slot.fd, Buffer.from('x'), 0, 1, 4096)).toThrow(
+      expect.objectContaining({ code: 'ENOSPC', syscall: 'write' }),
+    );
     expect(slot.read(3, 4093).toString()).toBe('abc');
     expect(slot.read(10, 4096).length).toBe(0);
+  });
+
+  test('write() writes all or nothing: data past the end is ENOSPC, with nothing written', () => {
+    using slot = new KshramSlot(3);
+    expect(slot.write('abc', 4093)).toBe(3);
+    for (const [data, at] of [['abcdef', 4093], ['x', 4096]] as const) {
+      expect(() => slot.write(data, at)).toThrow(
+        expect.objectContaining({ code: 'ENOSPC', errno: -28, syscall: 'write', path: '/dev/kshram3' }),
+      );
+    }
+    expect(() => slot.write('xyzw', 4093)).toThrow(/4 bytes at 4093 go past the end of slot 3, which is 4096 bytes/);
+    expect(slot.read(3, 4093).toString()).toBe('abc');
   });
 });
 

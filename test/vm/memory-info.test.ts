@@ -395,7 +395,8 @@ describe('errors', () => {
       path: PROC_PATH,
       command: 'FILTER|mi-nobody',
       kernelMessage: 'No such process',
-      message: `ESRCH: no such process, write '${PROC_PATH}'`,
+      message: `ESRCH: no such process, write '${PROC_PATH}' (no process named "mi-nobody" in the table (taken at load or RESET))`,
+      reason: 'no process named "mi-nobody" in the table (taken at load or RESET)',
     });
     const lines = kernelErrors();
     expect(lines.length).toBeGreaterThan(logged);

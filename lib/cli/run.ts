@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// kmodlab-run: runs a script of one's own, TypeScript or JavaScript, with no
+// tsconfig and no build step: `npm run vm -- kmodlab-run scratch/mine.ts`.
+// TypeScript files are compiled in memory by swc (types stripped, not
+// checked: --check runs the type checker instead), as CommonJS, with
+// `using` lowered and source maps, so stack traces name the .ts lines. The
+// script itself may use top-level await.
+import * as fs from 'node:fs';
+import Module from 'node:module';
+import * as path from 'node:path';
+
+import { type CommandSpec, parseCommandLine, runCommand, UsageError } from './args';
+import { typeCheck } from './typecheck';
+
+const spec: CommandSpec = {
+  name: 'kmodlab-run',
+  synopsis: '[--check] FILE [ARG...]',
+  description: [
+    'Runs FILE (.ts, .js, .cjs or .mjs) with ARG... as its arguments; in the VM:',
+    '  npm run vm -- kmodlab-run scratch/mine.ts ARG...',
+    "FILE imports the library by name: import { kshram, memoryInfo, fastnet, traffic } from 'kmodlab'.",
+    "It must be inside the project's folder: that is what the guest sees of the host",
+    "(the guest's /tmp is its own; only out/ is written back to the host).",
+    'TypeScript is compiled by swc, which strips types without checking them.',
+  ].join('\n'),
+  options: {
+    check: { type: 'boolean', help: 'type-check FILE (TypeScript, strict) and exit, without running it' },
+  },
+  positionals: { min: 1, max: 1 },
+};
+
+const TS_EXTENSIONS = ['.ts', '.cts', '.mts'];
+
+/** Compiles .ts files as CommonJS when Node requires them; the entry file may await at top level. */
+function registerTypeScript(entry: string): void {
+  const swc = require('@swc/core') as typeof import('@swc/core');
+  type CompilingModule = NodeJS.Module & { _compile(code: string, filename: string): void };
+  const extensions = (Module as unknown as { _extensions: Record<string, (m: CompilingModule, file: string) => void> })
+    ._extensions;
+  const compile = (module: CompilingModule, filename: string): void => {
+    const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), {
+      filename,
+      sourceMaps: 'inline',
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'commonjs' },
+    });
+    // The entry runs in an async function, on the same first line so that line numbers hold.
+    // Its error is printed as Node prints an uncaught one, less the excerpt of the rethrowing line.
+    const body =
+      filename === entry
+        ? `(async () => {${code}\n})().catch((error) => { console.error(error); process.exitCode = 1; });`
+        : code;
+    module._compile(body, filename);
+  };
+  for (const extension of TS_EXTENSIONS) extensions[extension] = compile;
+}
+
+function main(): void {
+  // Options up to FILE are the runner's; everything after it is the script's.
+  const argv = process.argv.slice(2);
+  let split = argv.findIndex((arg) => !arg.startsWith('-') || arg === '-');
+  if (argv.indexOf('--') >= 0 && (split < 0 || argv.indexOf('--') < split)) split = argv.indexOf('--') + 1;
+  const own = split < 0 ? argv : argv.slice(0, split + 1);
+  const { values, positionals } = parseCommandLine(spec, own.filter((arg) => arg !== '--'));
+  const scriptArgs = split < 0 ? [] : argv.slice(split + 1);
+
+  const file = path.resolve(positionals[0]);
+  if (!fs.existsSync(file)) {
+    const where =
+      process.env.KMODLAB_VM === '1'
+        ? " (in the VM only the project's folder comes from the host: put scripts there, not in the host's /tmp)"
+        : '';
+    throw new UsageError(`${positionals[0]}: no such file${where}`);
+  }
+  const isTypeScript = TS_EXTENSIONS.includes(path.extname(file));
+  if (values.check) {
+    if (!isTypeScript) throw new UsageError('--check is for TypeScript files');
+    const errors = typeCheck([file], { color: process.stderr.isTTY });
+    process.stderr.write(errors);
+    if (!errors) console.log(`${path.relative(process.cwd(), file)}: no type errors`);
+    process.exitCode = errors ? 1 : 0;
+    return;
+  }
+  if (path.extname(file) === '.mts') throw new UsageError('.mts (ES module TypeScript) is not supported: use .ts');
+  if (isTypeScript) registerTypeScript(file);
+  process.setSourceMapsEnabled(true);
+  process.argv = [process.argv[0], file, ...scriptArgs];
+  // As `node FILE` would: FILE becomes require.main, ESM for .mjs.
+  (Module as unknown as { runMain(main?: string): void }).runMain(file);
+}
+
+runCommand(spec, main);
