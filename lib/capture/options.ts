@@ -2,7 +2,9 @@
 // opened: a wrong type is ERR_INVALID_ARG_TYPE, a value out of bounds
 // ERR_OUT_OF_RANGE, an option the method does not use ERR_INVALID_ARG_VALUE
 // (refused rather than ignored, so a benchmark never measures a setting
-// that had no effect).
+// that had no effect). A filter is compiled here too, by libpcap, so a bad
+// expression fails before any socket exists.
+import { native } from '../native';
 
 /** Every method, in the order the benchmark shows them. */
 export const METHODS = [
@@ -150,6 +152,7 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
     if (typeof o.filter !== 'string') {
       throw argError('ERR_INVALID_ARG_TYPE', `The "filter" option must be of type string. Received type ${typeof o.filter}`);
     }
+    native.capture.checkFilter(o.filter, resolved.snapLength);
     resolved.filter = o.filter;
   }
   if (o.signal !== undefined) {
