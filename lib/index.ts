@@ -4,6 +4,7 @@ export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
 export * as capture from './capture';
 export { openCapture } from './capture';
+export { PcapWriter, readPcapFile } from './pcap-file';
 
 export * as kmod from './kmod';
 export { Mapping } from './mapping';
