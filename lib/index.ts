@@ -2,6 +2,9 @@
 export * as kshram from './kshram';
 export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
+export * as capture from './capture';
+export { openCapture } from './capture';
+export { PcapWriter, readPcapFile } from './pcap-file';
 
 export * as kmod from './kmod';
 export * as traffic from './traffic';

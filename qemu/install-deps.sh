@@ -12,7 +12,10 @@ packages=(
 	cpio                 # packs the initramfs
 	kmod                 # insmod/modprobe in the guest
 	iproute2             # veth pairs and namespaces in the guest
-	libpcap-dev          # the addon's libpcap capture method
+	libpcap-dev          # the addon's libpcap capture method; filters compiled for every method
+	libxdp-dev           # the af_xdp method (xsk sockets); libxdp1 brings xsk_def_xdp_prog.o
+	libbpf-dev           # libxdp's companion, linked by the addon
+	tcpdump tshark       # tests read written pcap files back with both
 	gnuplot-nox          # the benchmark's plot
 	make g++ python3     # node-gyp and kbuild
 	xz-utils             # unpacks linux-source
