@@ -158,6 +158,8 @@ export interface PktgenOptions {
   burst?: number;
   /** pktgen thread (= CPU) to run on (default 0). */
   thread?: number;
+  /** Frames per second to pace at (pktgen's ratep); unpaced without it. */
+  rate?: number;
 }
 
 const PKTGEN = '/proc/net/pktgen';
@@ -194,6 +196,7 @@ export function pktgenSetup(options: PktgenOptions): void {
     `udp_dst_min ${options.udpDstPort ?? 9}`,
     `udp_dst_max ${options.udpDstPort ?? 9}`,
   ];
+  if (options.rate !== undefined) commands.push(`ratep ${options.rate}`);
   for (const command of commands) pktgenWrite(options.device, command);
 }
 
@@ -218,6 +221,12 @@ export function pktgenSent(device: string): number {
   const match = /sofar: (\d+)/.exec(text);
   if (!match) throw new Error(`no "sofar" in ${PKTGEN}/${device}`);
   return Number(match[1]);
+}
+
+/** How long pktgen's last run on `device` took, by its own clock, in microseconds. */
+export function pktgenElapsedUs(device: string): number | null {
+  const match = /Result: OK: (\d+)\(/.exec(fs.readFileSync(`${PKTGEN}/${device}`, 'utf8'));
+  return match ? Number(match[1]) : null;
 }
 
 /** Forgets every device pktgen was given. */
