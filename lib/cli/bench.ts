@@ -73,6 +73,8 @@ function plot(summaries: Summary[], options: BenchOptions, outDir: string, stamp
 async function profile(method: MethodName, factory: ConsumerFactory, options: BenchOptions, outDir: string, stamp: string): Promise<string> {
   const data = `/tmp/kmodlab-perf-${process.pid}.data`;
   using veth = new VethPair(DEVICE, 'kbench1', { address: '10.98.0.2/24' });
+  // Under TCG a sample takes long enough for the kernel to throttle sampling to a trickle.
+  fs.writeFileSync('/proc/sys/kernel/perf_cpu_time_max_percent', '0');
   // cpu-clock: TCG has no hardware PMU; -a: softirq and the source count too.
   const perf = spawn('perf', ['record', '-a', '-g', '-e', 'cpu-clock', '-F', '997', '-o', data], { stdio: ['ignore', 'ignore', 'pipe'] });
   let perfErr = '';
