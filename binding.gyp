@@ -17,7 +17,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2"],
-      "libraries": ["-lpcap"]
+      "libraries": ["-lpcap", "-lxdp", "-lbpf"]
     }
   ]
 }

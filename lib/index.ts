@@ -2,6 +2,8 @@
 export * as kshram from './kshram';
 export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
+export * as capture from './capture';
+export { openCapture } from './capture';
 
 export * as kmod from './kmod';
 export { Mapping } from './mapping';

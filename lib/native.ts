@@ -95,6 +95,38 @@ export interface FastnetNative {
   wake(waker: number): void;
 }
 
+/** The native side of socket, socket-mmsg, pcap and af_xdp (native/capture*.cc). */
+export interface NativeCaptureHandle {
+  /** The descriptor that polls readable when frames are ready (-1 once closed). */
+  readonly fd: number;
+  /** Counts up to `max` ready frames in place; waits up to timeoutMs only if none is. */
+  count(max: number, timeoutMs: number): { frames: number; ipv4: number; bytes: number };
+  /** Copies up to `max` ready frames out; never waits. */
+  copy(max: number): FastnetRawBatch;
+  stats(): { received: number; ipv4: number; bytes: number; dropped: number; detail: Record<string, number> };
+  /** false if it was already closed. */
+  close(): boolean;
+}
+
+export interface CaptureNative {
+  Capture: new (
+    method: string,
+    options: {
+      device: string;
+      snapLength?: number;
+      bufferSize?: number;
+      ringSize?: number;
+      frameSize?: number;
+      batchSize?: number;
+      timeoutMs?: number;
+      filter?: string;
+    },
+  ) => NativeCaptureHandle;
+  /** Compiles a tcpdump expression (throws ERR_INVALID_ARG_VALUE); returns its instruction count. */
+  checkFilter(expression: string, snapLength?: number): number;
+  readonly libpcapVersion: string;
+}
+
 export interface NativeAddon {
   /** ioctl(2); `arg` is passed by value (number, bigint) or by pointer (Buffer). */
   ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView, path?: string): number;
@@ -109,6 +141,7 @@ export interface NativeAddon {
   readonly pageSize: number;
   readonly kshram: KshramConstants;
   readonly fastnet: FastnetNative;
+  readonly capture: CaptureNative;
 }
 
 // dist/native.js and lib/native.ts both sit one level below the package root.

@@ -14,5 +14,7 @@ void InitKernelModule(Napi::Env env, Napi::Object exports);
 void InitFastnet(Napi::Env env, Napi::Object exports);
 void InitFastnetRing(Napi::Env env, Napi::Object exports);
 void InitFastnetWait(Napi::Env env, Napi::Object exports);
+// capture: the methods over AF_PACKET, libpcap and AF_XDP (native/capture*.cc).
+void InitCapture(Napi::Env env, Napi::Object exports);
 
 }  // namespace kmodlab

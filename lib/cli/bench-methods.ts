@@ -1,12 +1,11 @@
-// The benchmark's consumers: every method does the same work per frame (read
-// bytes 12-13, count IPv4) in a native loop. fastnet's modes come from
-// lib/fastnet.ts; `tcpdump` (tcpdump -w /dev/null, the seed's baseline) and
-// `stack` (no capture: the source alone) are references. The other methods
-// come from lib/capture.ts once it is there (see available()).
+// The benchmark's consumers: every method of lib/capture does the same work
+// per frame (read bytes 12-13, count IPv4) in its native countBatch() loop.
+// `tcpdump` (tcpdump -w /dev/null, the seed's baseline) and `stack` (no
+// capture: the source alone) are references, run when asked for by name.
 import { spawn } from 'node:child_process';
 
-import * as fastnet from '../fastnet';
-import type { BenchOptions, MethodName } from './bench-options';
+import { type CaptureMethod, type CaptureOptions, METHODS, OPTION_METHODS, openCapture } from '../capture';
+import type { BenchOptions, MethodName, SourceName } from './bench-options';
 
 /** What a consumer took out of one run. */
 export interface RunCounts {
@@ -28,49 +27,33 @@ export interface Consumer {
 
 export type ConsumerFactory = (device: string, options: BenchOptions) => Promise<Consumer>;
 
-const sleepView = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
-  Atomics.wait(sleepView, 0, 0, ms);
-}
-
-/** A fastnet session in one mode, counted by the addon's no-copy loops. */
-function fastnetConsumer(mode: 'drop' | 'read' | 'ring'): ConsumerFactory {
+/** A method of lib/capture, counted by its native countBatch(). */
+function captureConsumer(method: CaptureMethod): ConsumerFactory {
   return async (device, options) => {
-    const bindOptions: fastnet.BindOptions =
-      mode === 'ring' ? { slots: options.slots, slotSize: options.slotSize } : mode === 'read' ? { queueLength: options.queueLength } : {};
-    const session = fastnet.open().bind(device, mode, bindOptions);
-    const total = { frames: 0, ipv4: 0, bytes: 0 };
-    const take = (): number => {
-      if (mode === 'drop') return 0;
-      const c =
-        mode === 'ring'
-          ? session.ring.count(options.maxBatch, { countIPv4: true })
-          : session.readCount(options.maxBatch, { countIPv4: true, snapLength: 65536 });
-      total.frames += c.packets;
-      total.ipv4 += c.ipv4;
-      total.bytes += c.bytes;
-      return c.packets;
-    };
+    // Only the options the method uses: the library refuses the others.
+    const settings: CaptureOptions = { batchSize: options.maxBatch };
+    if (OPTION_METHODS.bufferSize.includes(method)) settings.bufferSize = options.bufferSize;
+    if (method === 'fastnet-read') settings.ringSize = options.queueLength;
+    if (method === 'fastnet-ring' || method === 'af_xdp') settings.ringSize = options.slots;
+    if (method === 'fastnet-ring') settings.frameSize = options.slotSize;
+    const capture = openCapture(method, device, settings);
     return {
       async consumeUntil(deadlineNs) {
         for (;;) {
           const left = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
           if (left <= 0) return;
-          // Sleep in poll() only when there was nothing: a full batch goes round at once.
-          if (take() === 0) {
-            if (mode === 'drop') sleepMs(Math.min(left, 100));
-            else session.wait(Math.min(Math.ceil(left), 100));
-          }
+          // Waits (in poll) only when nothing was ready: a full batch goes round at once.
+          capture.countBatch(Math.min(Math.ceil(left), 100));
         }
       },
       async finish() {
         try {
-          while (take() > 0);
-          const stats = session.stats();
-          if (mode === 'drop') return { frames: stats.received, ipv4: stats.received, bytes: stats.receivedBytes, captureDropped: 0 };
-          return { ...total, captureDropped: stats.dropped };
+          while (capture.countBatch(0).frames > 0);
+          const stats = capture.stats();
+          // fastnet-drop hands no frame to user space: the kernel's count is its delivery.
+          return { frames: stats.received, ipv4: stats.ipv4, bytes: stats.bytes, captureDropped: stats.dropped };
         } finally {
-          session.close();
+          capture.close();
         }
       },
     };
@@ -141,23 +124,31 @@ function stackConsumer(): ConsumerFactory {
   };
 }
 
-/** The consumers this build has, by method name; the others say why they are missing. */
+/** The consumers this build has, by method name: lib/capture's methods, then the references. */
 export function available(): Map<MethodName, ConsumerFactory> {
-  return new Map<MethodName, ConsumerFactory>([
-    ['fastnet-drop', fastnetConsumer('drop')],
-    ['fastnet-read', fastnetConsumer('read')],
-    ['fastnet-ring', fastnetConsumer('ring')],
-    ['tcpdump', tcpdumpConsumer()],
-    ['stack', stackConsumer()],
-  ]);
+  const methods = new Map<MethodName, ConsumerFactory>(METHODS.map((m) => [m, captureConsumer(m)]));
+  methods.set('tcpdump', tcpdumpConsumer());
+  methods.set('stack', stackConsumer());
+  return methods;
+}
+
+/**
+ * Methods a source cannot feed. pktgen (netif_receive) hands the same skb to
+ * the stack with an extra reference; generic XDP on such a shared skb hits a
+ * BUG in pskb_expand_head, so lib/capture refuses af_xdp on a pktgen device.
+ */
+export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, string>>> = {
+  pktgen: { af_xdp: "generic XDP on pktgen's shared skbs crashes the kernel (BUG in pskb_expand_head): af_xdp runs with the host source" },
+  host: {},
+};
+
+/** What runs without --methods: every capture method the source can feed; tcpdump and stack are asked for by name. */
+export function defaultMethods(all: Map<MethodName, ConsumerFactory>, source: SourceName): Map<MethodName, ConsumerFactory> {
+  return new Map([...all].filter(([name]) => name !== 'tcpdump' && name !== 'stack' && !NOT_WITH_SOURCE[source][name]));
 }
 
 /** Why a known method cannot run in this build. */
 export const MISSING: Partial<Record<MethodName, string>> = {
-  socket: 'needs lib/capture.ts (issue 9, capture classes)',
-  'socket-mmsg': 'needs lib/capture.ts (issue 9, capture classes)',
-  pcap: 'needs lib/capture.ts (issue 9, capture classes)',
-  af_xdp: 'needs lib/capture.ts (issue 9, capture classes)',
   'fastnet-zc': 'needs the e1000 zero-copy mode and the host source (zero-copy issue)',
 };
 

@@ -76,7 +76,8 @@ inside the VM (npm start runs it there): per method, offered and delivered
 frames per second, loss, guest CPU per frame and the ratio to pcap. Writes a
 table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.
 
-  -m, --methods LIST     methods, comma-separated (default: all available):
+  -m, --methods LIST     methods, comma-separated (default: every capture method;
+                         tcpdump and stack, the references, by name):
                          ${METHOD_NAMES.join(', ')}
   -s, --source NAME      pktgen (in the guest; default) or host (frames from the host, zero-copy issue)
   -r, --rates LIST       offered frames/s, comma-separated: numbers, 50k, 1.5M, or max (default ${DEFAULTS.rates})

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Soaker, soakerBinary } from './bench-cpu';
-import { type ConsumerFactory, MISSING, available, referenceMethod } from './bench-methods';
+import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
 import { type BenchOptions, HELP, type MethodName, UsageError, parseBenchOptions } from './bench-options';
 import { type Sample, type Summary, formatTable, plotData, plotScript, summarize } from './bench-report';
 import { DEVICE, type SweepResult, cpuCount, runOnce, runPktgenSweep } from './bench-run';
@@ -21,9 +21,11 @@ export function selectMethods(
   options: BenchOptions,
   all: Map<MethodName, ConsumerFactory>,
 ): Map<MethodName, ConsumerFactory> {
-  if (options.methods === null) return all;
+  if (options.methods === null) return defaultMethods(all, options.source);
   const chosen = new Map<MethodName, ConsumerFactory>();
   for (const method of options.methods) {
+    const refused = NOT_WITH_SOURCE[options.source][method];
+    if (refused) throw new UsageError(`--methods: '${method}' does not run with source ${options.source}: ${refused}`);
     const factory = all.get(method);
     if (!factory) throw new UsageError(`--methods: '${method}' is not available in this build: ${MISSING[method] ?? 'unknown'}`);
     chosen.set(method, factory);
@@ -101,7 +103,10 @@ async function profile(method: MethodName, factory: ConsumerFactory, options: Be
   return file;
 }
 
-export async function bench(argv: string[]): Promise<number> {
+export const summary = 'compare the capture methods on the same traffic (in the VM; npm start)';
+
+/** `kmodlab bench ARGS`: prints its own usage errors (exit status 2). */
+export async function run(argv: string[]): Promise<number> {
   let options: BenchOptions;
   let methods: Map<MethodName, ConsumerFactory>;
   try {

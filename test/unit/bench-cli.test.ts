@@ -123,6 +123,12 @@ describe('the kmodlab command', () => {
     expect(r.stderr).toBe("kmodlab bench: --sizes: 9000 is out of range (60 to 1514)\nTry 'kmodlab bench --help'.\n");
   });
 
+  test('a method the source cannot feed is refused with the reason, exit code 2', () => {
+    const r = run('bench', '-m', 'pcap,af_xdp');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/'af_xdp' does not run with source pktgen: generic XDP on pktgen's shared skbs/);
+  });
+
   test('--source host is refused until the host source exists, exit code 2', () => {
     const r = run('bench', '--source', 'host');
     expect(r.status).toBe(2);
@@ -135,7 +141,7 @@ describe('the kmodlab command', () => {
     expect(r.stderr).toMatch(/runs inside the VM as root/);
     const u = run('frobnicate');
     expect(u.status).toBe(2);
-    expect(u.stderr).toMatch(/unknown command 'frobnicate'/);
+    expect(u.stderr).toMatch(/unknown command "frobnicate"/);
     expect(run().status).toBe(2);
   });
 });

@@ -1,0 +1,182 @@
+// What every capture method shares: the async iterator and loop() over
+// batches (waiting on a worker thread between them, so the event loop keeps
+// running), AbortSignal, close() and `using`. A method supplies four
+// things: a descriptor to wait on, a no-copy count of what is ready, a copy
+// of what is ready, and its counters.
+import * as fs from 'node:fs';
+
+import { PacketBatch } from '../fastnet';
+import { native } from '../native';
+import { argError, type CaptureMethod, type ResolvedOptions } from './options';
+
+const wait = native.fastnet;
+
+/** No-copy counts of one batch: frames, IPv4 frames (bytes 12-13), bytes on the wire. */
+export interface BatchCounts {
+  frames: number;
+  ipv4: number;
+  bytes: number;
+}
+
+export interface CaptureStats {
+  /** Frames this capture took and counted (countBatch and batches together). */
+  received: number;
+  /** Of those, IPv4 frames. */
+  ipv4: number;
+  /** Their bytes, as long as they were on the wire. */
+  bytes: number;
+  /** Frames lost, as the method counts them: tp_drops, ps_drop, XDP_STATISTICS, fastnet's dropped. */
+  dropped: number;
+  /** The method's own counters, under their own names. */
+  detail: Record<string, number>;
+}
+
+export interface BatchOptions {
+  /** Ends this iteration (or loop) at the next batch boundary; the capture stays open. */
+  signal?: AbortSignal;
+}
+
+/** What a method offers beyond counting. */
+export interface Capabilities {
+  /** Batches carry the frames' bytes (false: fastnet-drop only counts). */
+  frames: boolean;
+  /** Frames carry a kernel timestamp in nanoseconds (else timestampNs is 0n). */
+  timestamps: boolean;
+}
+
+/** One capture, whatever its method. */
+export interface Capture extends Disposable, AsyncIterable<PacketBatch> {
+  readonly method: CaptureMethod;
+  readonly device: string;
+  readonly capabilities: Capabilities;
+  readonly closed: boolean;
+  /**
+   * Takes the frames ready now (up to batchSize) and counts them in place,
+   * natively, without a copy to JavaScript; only if none is ready, waits up
+   * to `timeoutMs` (-1: for ever) for some, blocking the thread. {frames: 0}
+   * when the time ran out.
+   */
+  countBatch(timeoutMs?: number): BatchCounts;
+  /** Batches of copied frames as they come; ends on close() or an abort. */
+  batches(options?: BatchOptions): AsyncGenerator<PacketBatch, void, undefined>;
+  /** Calls `callback` with each batch, like pcap_loop; resolves with the frames seen. */
+  loop(callback: (batch: PacketBatch) => unknown, options?: BatchOptions): Promise<number>;
+  stats(): CaptureStats;
+  close(): void;
+}
+
+export abstract class CaptureBase implements Capture {
+  readonly method: CaptureMethod;
+  readonly device: string;
+  abstract readonly capabilities: Capabilities;
+  protected readonly options: ResolvedOptions;
+  readonly #wakers = new Set<number>();
+  #closed = false;
+
+  constructor(method: CaptureMethod, device: string, options: ResolvedOptions) {
+    this.method = method;
+    this.device = device;
+    this.options = options;
+    const { signal } = options;
+    if (signal) {
+      if (signal.aborted) throw argError('ABORT_ERR', 'The capture was aborted before it opened', Error);
+      signal.addEventListener('abort', () => this.close(), { once: true });
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The descriptor that becomes readable when frames are ready. */
+  protected abstract readyFd(): number;
+  protected abstract countReady(timeoutMs: number): BatchCounts;
+  protected abstract copyReady(): PacketBatch;
+  protected abstract methodStats(): CaptureStats;
+  protected abstract release(): void;
+
+  protected checkOpen(): void {
+    if (this.#closed) throw argError('ERR_INVALID_STATE', `The ${this.method} capture on ${this.device} is closed`, Error);
+  }
+
+  countBatch(timeoutMs = 0): BatchCounts {
+    this.checkOpen();
+    if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 2 ** 31 - 1) {
+      throw argError(
+        'ERR_OUT_OF_RANGE',
+        `The value of "timeoutMs" is out of range. It must be an integer >= -1. Received ${timeoutMs}`,
+        RangeError,
+      );
+    }
+    return this.countReady(timeoutMs);
+  }
+
+  async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
+    this.checkOpen();
+    if (!this.capabilities.frames) {
+      throw argError('ERR_INVALID_STATE', `${this.method} hands no frames to user space: use countBatch()`, Error);
+    }
+    const { signal } = options;
+    const waker = wait.createWaker();
+    this.#wakers.add(waker);
+    const onAbort = () => wait.wake(waker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let errorSeen = false;
+      while (!this.#closed && !signal?.aborted) {
+        const batch = this.copyReady();
+        if (batch.count > 0) {
+          errorSeen = false;
+          yield batch;
+          continue;
+        }
+        if (errorSeen) throw this.goneError();
+        const revents = await wait.pollAsync(this.readyFd(), waker, -1, this.device);
+        errorSeen = (revents & (wait.POLLERR | wait.POLLHUP | wait.POLLNVAL)) !== 0;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#wakers.delete(waker);
+      fs.closeSync(waker);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<PacketBatch> {
+    return this.batches();
+  }
+
+  async loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
+    let frames = 0;
+    for await (const batch of this.batches(options)) {
+      frames += batch.count;
+      await callback(batch);
+    }
+    return frames;
+  }
+
+  stats(): CaptureStats {
+    this.checkOpen();
+    return this.methodStats();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waker of this.#wakers) wait.wake(waker);
+    this.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** poll() reported an error and nothing came: the device went away. */
+  private goneError(): Error {
+    return Object.assign(new Error(`ENETDOWN: network is down, poll '${this.device}'`), {
+      code: 'ENETDOWN',
+      errno: -100,
+      syscall: 'poll',
+      path: this.device,
+    });
+  }
+}

@@ -1,0 +1,27 @@
+// Capture methods behind one interface: openCapture(method, device, options)
+// gives a Capture whatever the method, so a script or the benchmark swaps
+// one for another. See docs/capture.md.
+import { FastnetCapture, type FastnetMethod } from './fastnet-capture';
+import { NativeCapture, type NativeMethod } from './native-capture';
+import { checkDevice, checkMethod, checkOptions, type CaptureMethod, type CaptureOptions } from './options';
+import type { Capture } from './base';
+
+export { PacketBatch, type Packet } from '../fastnet';
+export type { BatchCounts, BatchOptions, Capabilities, Capture, CaptureStats } from './base';
+export { DEFAULTS, METHODS, OPTION_METHODS, type CaptureMethod, type CaptureOptions } from './options';
+export { FASTNET_MODES } from './fastnet-capture';
+
+/**
+ * Opens a capture of `device` (in this process's network namespace) by
+ * `method`. Bad arguments throw ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE
+ * or ERR_OUT_OF_RANGE before anything is opened; system call failures throw
+ * Node-style errors (ENODEV for an unknown device, EPERM without
+ * CAP_NET_RAW) with `code`, negative `errno`, `syscall` and `path`.
+ */
+export function openCapture(method: CaptureMethod, device: string, options: CaptureOptions = {}): Capture {
+  const m = checkMethod(method);
+  const dev = checkDevice(device);
+  const resolved = checkOptions(m, options);
+  if (m.startsWith('fastnet-')) return new FastnetCapture(m as FastnetMethod, dev, resolved);
+  return new NativeCapture(m as NativeMethod, dev, resolved);
+}

@@ -1,0 +1,165 @@
+// The options every capture method takes, checked before anything is
+// opened: a wrong type is ERR_INVALID_ARG_TYPE, a value out of bounds
+// ERR_OUT_OF_RANGE, an option the method does not use ERR_INVALID_ARG_VALUE
+// (refused rather than ignored, so a benchmark never measures a setting
+// that had no effect). A filter is compiled here too, by libpcap, so a bad
+// expression fails before any socket exists.
+import { native } from '../native';
+
+/** Every method, in the order the benchmark shows them. */
+export const METHODS = [
+  'socket',
+  'socket-mmsg',
+  'pcap',
+  'af_xdp',
+  'fastnet-drop',
+  'fastnet-read',
+  'fastnet-ring',
+  // 'fastnet-zc' (zero-copy, mode 4) joins here with its own issue: add it to
+  // this list, to OPTION_METHODS and to FASTNET_MODES in fastnet-capture.ts.
+] as const;
+export type CaptureMethod = (typeof METHODS)[number];
+
+export interface CaptureOptions {
+  /** Bytes kept of each frame in copied batches (default 65535). */
+  snapLength?: number;
+  /** socket, socket-mmsg, pcap: the kernel's buffer for this capture, bytes (default 2 MiB, as tcpdump). */
+  bufferSize?: number;
+  /** af_xdp: rx ring descriptors; fastnet-ring: slots; fastnet-read: queue length (powers of two but for read). */
+  ringSize?: number;
+  /** af_xdp: umem chunk bytes (2048 or 4096); fastnet-ring: slot bytes. */
+  frameSize?: number;
+  /** Frames per countBatch() and per batch, at most (default 256). */
+  batchSize?: number;
+  /** pcap: how long a TPACKET_V3 block may stay partly filled, ms (default 100). */
+  timeoutMs?: number;
+  /** A tcpdump filter expression, compiled by libpcap (not for fastnet-*). */
+  filter?: string;
+  /** Aborting it closes the capture: iterations and loops end, countBatch() throws. */
+  signal?: AbortSignal;
+}
+
+type OptionName = keyof CaptureOptions;
+
+const PACKET: CaptureMethod[] = ['socket', 'socket-mmsg', 'pcap', 'af_xdp'];
+const ALL: CaptureMethod[] = [...METHODS];
+
+/** Which methods use each option. */
+export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
+  snapLength: ALL.filter((m) => m !== 'fastnet-drop'),
+  bufferSize: ['socket', 'socket-mmsg', 'pcap'],
+  ringSize: ['af_xdp', 'fastnet-read', 'fastnet-ring'],
+  frameSize: ['af_xdp', 'fastnet-ring'],
+  batchSize: ALL,
+  timeoutMs: ['pcap'],
+  filter: PACKET,
+  signal: ALL,
+};
+
+export const DEFAULTS = {
+  snapLength: 65535,
+  bufferSize: 2 << 20,
+  batchSize: 256,
+} as const;
+
+/** The checked options, defaults filled in where the library picks them. */
+export interface ResolvedOptions extends CaptureOptions {
+  snapLength: number;
+  batchSize: number;
+}
+
+export function argError(code: string, message: string, Kind: ErrorConstructor = TypeError): Error {
+  return Object.assign(new Kind(message), { code });
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number, powerOfTwo = false): number {
+  if (typeof value !== 'number') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" option must be of type number. Received type ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw argError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`,
+      RangeError,
+    );
+  }
+  if (powerOfTwo && (value & (value - 1)) !== 0) {
+    throw argError('ERR_OUT_OF_RANGE', `The value of "${name}" must be a power of two. Received ${value}`, RangeError);
+  }
+  return value;
+}
+
+export function checkMethod(method: unknown): CaptureMethod {
+  if (typeof method !== 'string') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "method" argument must be of type string. Received type ${typeof method}`);
+  }
+  if (!(METHODS as readonly string[]).includes(method)) {
+    throw argError(
+      'ERR_INVALID_ARG_VALUE',
+      `The "method" argument must be one of ${METHODS.join(', ')}. Received ${JSON.stringify(method)}`,
+    );
+  }
+  return method as CaptureMethod;
+}
+
+/** A device name: 1 to 15 bytes (IFNAMSIZ - 1), no NUL or slash. */
+export function checkDevice(device: unknown): string {
+  if (typeof device !== 'string') {
+    throw argError('ERR_INVALID_ARG_TYPE', `The "device" argument must be of type string. Received type ${typeof device}`);
+  }
+  const bytes = Buffer.byteLength(device);
+  if (bytes === 0 || bytes > 15 || /[\0/\s]/.test(device)) {
+    throw argError(
+      'ERR_INVALID_ARG_VALUE',
+      `The "device" argument must be a device name of 1 to 15 bytes. Received ${JSON.stringify(device)}`,
+    );
+  }
+  return device;
+}
+
+export function checkOptions(method: CaptureMethod, options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) {
+    throw argError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object');
+  }
+  const given = options as Record<string, unknown>;
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    const methods = OPTION_METHODS[key as OptionName] as readonly CaptureMethod[] | undefined;
+    if (!methods) throw argError('ERR_INVALID_ARG_VALUE', `Unknown capture option "${key}"`);
+    if (!methods.includes(method)) {
+      throw argError('ERR_INVALID_ARG_VALUE', `The "${key}" option applies to ${methods.join(', ')}, not ${method}`);
+    }
+  }
+  const o = given as CaptureOptions;
+  const resolved: ResolvedOptions = {
+    snapLength: checkInteger('snapLength', o.snapLength ?? DEFAULTS.snapLength, 1, 262144),
+    batchSize: checkInteger('batchSize', o.batchSize ?? DEFAULTS.batchSize, 1, 65536),
+  };
+  if (o.bufferSize !== undefined) resolved.bufferSize = checkInteger('bufferSize', o.bufferSize, 4096, 1 << 30);
+  else if (OPTION_METHODS.bufferSize.includes(method)) resolved.bufferSize = DEFAULTS.bufferSize;
+  if (o.ringSize !== undefined) {
+    resolved.ringSize =
+      method === 'fastnet-read'
+        ? checkInteger('ringSize', o.ringSize, 1, 65536)
+        : checkInteger('ringSize', o.ringSize, method === 'af_xdp' ? 64 : 2, 65536, true);
+  }
+  if (o.frameSize !== undefined) {
+    resolved.frameSize = checkInteger('frameSize', o.frameSize, 2048, method === 'af_xdp' ? 4096 : 65536, true);
+  }
+  if (o.timeoutMs !== undefined) resolved.timeoutMs = checkInteger('timeoutMs', o.timeoutMs, 1, 60_000);
+  if (o.filter !== undefined) {
+    if (typeof o.filter !== 'string') {
+      throw argError('ERR_INVALID_ARG_TYPE', `The "filter" option must be of type string. Received type ${typeof o.filter}`);
+    }
+    native.capture.checkFilter(o.filter, resolved.snapLength);
+    resolved.filter = o.filter;
+  }
+  if (o.signal !== undefined) {
+    if (!(o.signal instanceof AbortSignal)) {
+      throw argError('ERR_INVALID_ARG_TYPE', 'The "signal" option must be an AbortSignal');
+    }
+    resolved.signal = o.signal;
+  }
+  return resolved;
+}

@@ -1,0 +1,60 @@
+// openCapture's argument checks, on the host: every mistake is refused
+// with Node's error codes before any socket, ring or program exists.
+import { METHODS, OPTION_METHODS, openCapture, type CaptureMethod } from '../../lib/capture';
+
+function errorOf(fn: () => unknown): NodeJS.ErrnoException {
+  try {
+    fn();
+  } catch (error) {
+    return error as NodeJS.ErrnoException;
+  }
+  throw new Error('no error thrown');
+}
+
+test.each([
+  ['an unknown method', () => openCapture('tcpdump' as CaptureMethod, 'lo'), 'ERR_INVALID_ARG_VALUE'],
+  ['a method that is not a string', () => openCapture(3 as unknown as CaptureMethod, 'lo'), 'ERR_INVALID_ARG_TYPE'],
+  ['an empty device name', () => openCapture('socket', ''), 'ERR_INVALID_ARG_VALUE'],
+  ['a device name longer than IFNAMSIZ', () => openCapture('pcap', 'a'.repeat(16)), 'ERR_INVALID_ARG_VALUE'],
+  ['a device name with a slash', () => openCapture('af_xdp', '../eth0'), 'ERR_INVALID_ARG_VALUE'],
+  ['options that are not an object', () => openCapture('socket', 'lo', 7 as never), 'ERR_INVALID_ARG_TYPE'],
+  ['an unknown option', () => openCapture('socket', 'lo', { ring: 4 } as never), 'ERR_INVALID_ARG_VALUE'],
+  ['batchSize 0', () => openCapture('socket-mmsg', 'lo', { batchSize: 0 }), 'ERR_OUT_OF_RANGE'],
+  ['a fractional batchSize', () => openCapture('socket-mmsg', 'lo', { batchSize: 1.5 }), 'ERR_OUT_OF_RANGE'],
+  ['a string snapLength', () => openCapture('pcap', 'lo', { snapLength: '96' as never }), 'ERR_INVALID_ARG_TYPE'],
+  ['a snapLength over 262144', () => openCapture('pcap', 'lo', { snapLength: 262145 }), 'ERR_OUT_OF_RANGE'],
+  ['a tiny bufferSize', () => openCapture('socket', 'lo', { bufferSize: 100 }), 'ERR_OUT_OF_RANGE'],
+  ['an af_xdp ring that is not a power of two', () => openCapture('af_xdp', 'lo', { ringSize: 1000 }), 'ERR_OUT_OF_RANGE'],
+  ['an af_xdp frame of 8 KiB', () => openCapture('af_xdp', 'lo', { frameSize: 8192 }), 'ERR_OUT_OF_RANGE'],
+  ['a fastnet ring of 3 slots', () => openCapture('fastnet-ring', 'lo', { ringSize: 3 }), 'ERR_OUT_OF_RANGE'],
+  ['a pcap timeout of 0', () => openCapture('pcap', 'lo', { timeoutMs: 0 }), 'ERR_OUT_OF_RANGE'],
+  ['ringSize for pcap', () => openCapture('pcap', 'lo', { ringSize: 1024 }), 'ERR_INVALID_ARG_VALUE'],
+  ['bufferSize for fastnet-ring', () => openCapture('fastnet-ring', 'lo', { bufferSize: 1 << 20 }), 'ERR_INVALID_ARG_VALUE'],
+  ['a filter for fastnet-read', () => openCapture('fastnet-read', 'lo', { filter: 'udp' }), 'ERR_INVALID_ARG_VALUE'],
+  ['snapLength for fastnet-drop', () => openCapture('fastnet-drop', 'lo', { snapLength: 64 }), 'ERR_INVALID_ARG_VALUE'],
+  ['a filter that is not a string', () => openCapture('socket', 'lo', { filter: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
+  ['a signal that is not an AbortSignal', () => openCapture('socket', 'lo', { signal: {} as never }), 'ERR_INVALID_ARG_TYPE'],
+])('%s: %s', (_name, fn, code) => {
+  const error = errorOf(fn);
+  expect(error.code).toBe(code);
+  expect(error.message).toMatch(/"?\w+"?/);
+  expect(Object.prototype.toString.call(error)).toBe('[object Error]');
+});
+
+test('a filter libpcap cannot compile: ERR_INVALID_ARG_VALUE with libpcap\'s reason', () => {
+  const error = errorOf(() => openCapture('socket', 'lo', { filter: 'udp port banana' }));
+  expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
+  expect(error.message).toContain('udp port banana');
+});
+
+test('an aborted signal: nothing opens', () => {
+  const error = errorOf(() => openCapture('socket', 'lo', { signal: AbortSignal.abort() }));
+  expect(error.code).toBe('ABORT_ERR');
+});
+
+test('every option names only methods that exist, and every method takes batchSize', () => {
+  for (const methods of Object.values(OPTION_METHODS)) {
+    expect(methods.filter((m) => !METHODS.includes(m))).toEqual([]);
+  }
+  expect(OPTION_METHODS.batchSize).toEqual(METHODS);
+});

@@ -1,0 +1,127 @@
+// The pcap writer against the readers people use: tcpdump -r and tshark -r
+// must read back exactly the frames, lengths and nanosecond timestamps
+// written; and an existing file is never replaced unless asked.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { LINKTYPE_ETHERNET, PCAP_MAGIC_NS, PcapWriter, readPcapFile } from '../../lib/pcap-file';
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmodlab-pcap-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** An Ethernet/IPv4/UDP frame of `length` bytes to `port`, payload = seq then a pattern. */
+function udpFrame(seq: number, length: number, port: number): Buffer {
+  const f = Buffer.alloc(length);
+  Buffer.from('02000000000202000000000108004500', 'hex').copy(f, 0);
+  f.writeUInt16BE(length - 14, 16); // IP total length
+  f.writeUInt8(64, 22); // TTL
+  f.writeUInt8(17, 23); // UDP
+  Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(f, 26);
+  f.writeUInt16BE(40000, 34);
+  f.writeUInt16BE(port, 36);
+  f.writeUInt16BE(length - 34, 38);
+  f.writeUInt32BE(seq, 42);
+  for (let i = 46; i < length; i++) f[i] = (seq + i) & 0xff;
+  return f;
+}
+
+const BASE_NS = 1_700_000_000_123_456_789n;
+
+function writeSample(file: string, count: number, options: { snapLength?: number; overwrite?: boolean } = {}): Buffer[] {
+  const frames = Array.from({ length: count }, (_, i) => udpFrame(i, 60 + (i % 5) * 100, 9000 + (i % 3)));
+  using writer = PcapWriter.open(file, options);
+  frames.forEach((data, i) => writer.write({ data, originalLength: data.length, timestampNs: BASE_NS + BigInt(i) * 1001n }));
+  expect(writer.frames).toBe(count);
+  return frames;
+}
+
+test('the header: nanosecond magic, version 2.4, Ethernet', () => {
+  const file = path.join(dir, 'header.pcap');
+  writeSample(file, 0);
+  const bytes = fs.readFileSync(file);
+  expect(bytes.length).toBe(24);
+  expect(bytes.readUInt32LE(0)).toBe(PCAP_MAGIC_NS);
+  expect([bytes.readUInt16LE(4), bytes.readUInt16LE(6)]).toEqual([2, 4]);
+  expect(bytes.readUInt32LE(16)).toBe(65535);
+  expect(bytes.readUInt32LE(20)).toBe(LINKTYPE_ETHERNET);
+});
+
+test('tcpdump -r reads every frame back, with its nanosecond timestamp and length', () => {
+  const file = path.join(dir, 'tcpdump.pcap');
+  const frames = writeSample(file, 1000);
+  const out = execFileSync('tcpdump', ['-r', file, '-nn', '-tt', '--time-stamp-precision=nano'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = out.trim().split('\n');
+  expect(lines).toHaveLength(1000);
+  const problems = lines
+    .map((line, i) => {
+      const ts = BASE_NS + BigInt(i) * 1001n;
+      const stamp = `${ts / 1_000_000_000n}.${String(ts % 1_000_000_000n).padStart(9, '0')}`;
+      const want = `${stamp} IP 10.0.0.1.40000 > 10.0.0.2.${9000 + (i % 3)}: UDP, length ${frames[i].length - 42}`;
+      return line === want ? null : `${i}: ${line} (want ${want})`;
+    })
+    .filter((p) => p !== null);
+  expect(problems).toEqual([]);
+});
+
+test('tshark -r agrees: frame and captured lengths, ports, epoch times', () => {
+  const file = path.join(dir, 'tshark.pcap');
+  const frames = writeSample(file, 200);
+  const out = execFileSync(
+    'tshark',
+    ['-r', file, '-T', 'fields', '-E', 'separator=,', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'udp.dstport', '-e', 'frame.time_epoch'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const rows = out.trim().split('\n').map((line) => line.split(','));
+  expect(rows.map((r) => [Number(r[0]), Number(r[1]), Number(r[2])])).toEqual(
+    frames.map((f, i) => [f.length, f.length, 9000 + (i % 3)]),
+  );
+  // tshark prints epoch seconds with nanoseconds.
+  expect(rows[7][3]).toBe('1700000000.123463796');
+});
+
+test('snapLength cuts stored frames and keeps their length on the wire', () => {
+  const file = path.join(dir, 'snap.pcap');
+  const frames = writeSample(file, 50, { snapLength: 96 });
+  const read = readPcapFile(file);
+  expect(read.nanosecond).toBe(true);
+  expect(read.snapLength).toBe(96);
+  expect(read.records.map((r) => [r.data.length, r.originalLength])).toEqual(
+    frames.map((f) => [Math.min(96, f.length), f.length]),
+  );
+  expect(read.records.every((r, i) => r.data.equals(frames[i].subarray(0, 96)))).toBe(true);
+  expect(read.records[3].timestampNs).toBe(BASE_NS + 3003n);
+  const out = execFileSync('tcpdump', ['-r', file, '-nn', '-c', '1', '-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(out).toContain('10.0.0.1.40000 > 10.0.0.2.9000');
+});
+
+test('an existing file: EEXIST (Node-style) and untouched, unless overwrite', () => {
+  const file = path.join(dir, 'exists.pcap');
+  fs.writeFileSync(file, 'keep me');
+  expect(() => PcapWriter.open(file)).toThrow(
+    expect.objectContaining({ code: 'EEXIST', errno: -17, syscall: 'open', path: file }),
+  );
+  expect(fs.readFileSync(file, 'utf8')).toBe('keep me');
+  writeSample(file, 3, { overwrite: true });
+  expect(readPcapFile(file).records).toHaveLength(3);
+});
+
+test('bad arguments and a closed writer', () => {
+  expect(() => PcapWriter.open(path.join(dir, 'bad.pcap'), { snapLength: 0 })).toThrow(
+    expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+  );
+  const writer = PcapWriter.open(path.join(dir, 'closed.pcap'));
+  writer.close();
+  writer.close();
+  expect(() => writer.write({ data: Buffer.alloc(60) })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+  expect(() => readPcapFile(path.join(dir, 'nope.pcap'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  fs.writeFileSync(path.join(dir, 'junk.pcap'), Buffer.alloc(40, 7));
+  expect(() => readPcapFile(path.join(dir, 'junk.pcap'))).toThrow(expect.objectContaining({ code: 'ERR_PCAP_FORMAT' }));
+});
