@@ -180,6 +180,12 @@ export function pktgenSetup(options: PktgenOptions): void {
   for (const entry of fs.readdirSync(PKTGEN)) {
     if (entry.startsWith('kpktgend_')) pktgenWrite(entry, 'rem_device_all');
   }
+  // The threads let go of their devices when they next run (EBUSY until then): wait for it.
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; fs.existsSync(`${PKTGEN}/${options.device}`); i++) {
+    if (i >= 1000) throw new Error(`pktgen still holds ${options.device} after 10 s`);
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
   pktgenWrite(`kpktgend_${options.thread ?? 0}`, `add_device ${options.device}`);
   const commands = [
     `count ${options.count}`,

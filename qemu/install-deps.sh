@@ -13,7 +13,9 @@ packages=(
 	kmod                 # insmod/modprobe in the guest
 	iproute2             # veth pairs and namespaces in the guest
 	libpcap-dev          # the addon's libpcap capture method
-	gnuplot-nox          # the benchmark's plot
+	gnuplot-nox          # the benchmark's plot (SVG, and PNG through its cairo terminal)
+	linux-perf           # kmodlab bench --profile: where the guest's cycles go
+	tcpdump              # kmodlab bench's `tcpdump` reference method
 	make g++ python3     # node-gyp and kbuild
 	xz-utils             # unpacks linux-source
 )

@@ -4,6 +4,7 @@
 // them alike. pktgen injects synchronously (xmit_mode netif_receive), so the
 // consumer's cost slows the source: each run reports what the source
 // sustained, what user space counted and the difference as loss.
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 
 import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, readProcStat, soakRates } from './bench-cpu';
@@ -27,6 +28,8 @@ export interface SweepResult {
   /** Soaker iterations per second of each CPU, every idle measurement, and their per-CPU median. */
   idleRuns: number[][];
   idle: number[] | null;
+  /** The CPUs the consumers ran on (pktgen has SOURCE_CPU). */
+  consumerCpus: number[];
 }
 
 /** `list` turned by `by` places: round r of a point starts with another method. */
@@ -51,6 +54,23 @@ export function schedule(methods: MethodName[], options: Pick<BenchOptions, 'siz
   return runs;
 }
 
+/** pktgen's thread, kpktgend_0, is bound to CPU 0. */
+export const SOURCE_CPU = 0;
+
+/**
+ * Keeps this process (every thread: the consumer, libuv's and V8's) and its
+ * children off the source's CPU: injection is synchronous, so a consumer the
+ * scheduler put there would slow the source by sharing its CPU, not by the
+ * work its method costs. The consumer gets the other CPUs, as an application
+ * gets other cores than the NIC's interrupt. Returns the CPUs it runs on.
+ */
+export function keepOffSourceCpu(cpus: number): number[] {
+  if (cpus < 2) return [0];
+  const others = Array.from({ length: cpus }, (_, cpu) => cpu).filter((cpu) => cpu !== SOURCE_CPU);
+  execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+  return others;
+}
+
 async function idleRates(soaker: Soaker, ms: number): Promise<number[]> {
   const from = soaker.sample();
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,6 +85,7 @@ export async function runPktgenSweep(
   onProgress: (progress: Progress) => void,
 ): Promise<SweepResult> {
   using veth = new VethPair(DEVICE, PEER, { address: '10.98.0.2/24' });
+  const consumerCpus = keepOffSourceCpu(cpuCount());
   const runs = schedule([...methods.keys()], options);
   const samples: Sample[] = [];
   const idleRuns: number[][] = [];
@@ -81,7 +102,7 @@ export async function runPktgenSweep(
   } finally {
     pktgenReset();
   }
-  return { samples, idleRuns, idle: soaker ? calibrate(idleRuns) : null };
+  return { samples, idleRuns, idle: soaker ? calibrate(idleRuns) : null, consumerCpus };
 }
 
 export async function runOnce(
@@ -100,7 +121,7 @@ export async function runOnce(
     dstMac,
     src: '10.98.0.1',
     dst: '10.98.0.2',
-    thread: 0,
+    thread: SOURCE_CPU,
     rate: run.offered === 'max' ? undefined : run.offered,
   });
   const soakFrom = soaker?.sample();

@@ -170,6 +170,8 @@ export async function run(argv: string[]): Promise<number> {
     missing: MISSING,
     reference,
     cpuMeter: soaker ? 'soaker' : 'procstat',
+    sourceCpu: 0,
+    consumerCpus: sweep.consumerCpus,
     idleIterationsPerSec: { runs: sweep.idleRuns, median: sweep.idle },
     summaries,
     samples: sweep.samples,
