@@ -77,12 +77,38 @@ async function profile(method: MethodName, factory: ConsumerFactory, options: Be
   using veth = new VethPair(DEVICE, 'kbench1', { address: '10.98.0.2/24' });
   // Under TCG a sample takes long enough for the kernel to throttle sampling to a trickle.
   fs.writeFileSync('/proc/sys/kernel/perf_cpu_time_max_percent', '0');
-  // cpu-clock: TCG has no hardware PMU; -a: softirq and the source count too.
-  const perf = spawn('perf', ['record', '-a', '-g', '-e', 'cpu-clock', '-F', '997', '-o', data], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // cpu-clock: TCG has no hardware PMU; -a: softirq and the source count too. perf starts
+  // with its events off (-D -1) and is switched on through its control FIFO once it is
+  // ready: under TCG it spends seconds reading every process's maps first.
+  const ctl = `/tmp/kmodlab-perf-${process.pid}.ctl`;
+  const ack = `/tmp/kmodlab-perf-${process.pid}.ack`;
+  execFileSync('mkfifo', [ctl, ack]);
+  const perf = spawn('perf', ['record', '-a', '-g', '-e', 'cpu-clock', '-F', '997', '-D', '-1', '--control', `fifo:${ctl},${ack}`, '-o', data], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let perfErr = '';
   perf.stderr!.on('data', (chunk: Buffer) => (perfErr += chunk.toString()));
   const perfDone = new Promise<void>((resolve) => perf.on('exit', () => resolve()));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  try {
+    let ctlFd = -1;
+    for (let i = 0; ctlFd < 0; i++) {
+      if (perf.exitCode !== null || i > 1200) throw new Error(`perf record did not start: ${perfErr.trim()}`);
+      try {
+        // ENXIO until perf has the FIFO open.
+        ctlFd = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const ackFd = fs.openSync(ack, 'r');
+    fs.writeSync(ctlFd, 'enable\n');
+    fs.readSync(ackFd, Buffer.alloc(16));
+    fs.closeSync(ctlFd);
+    fs.closeSync(ackFd);
+  } finally {
+    fs.rmSync(ctl, { force: true });
+    fs.rmSync(ack, { force: true });
+  }
   let sample: Sample;
   try {
     sample = await runOnce(factory, veth.mac, { size: options.sizes[0], offered: options.rates[0], repeat: 1, order: 0, method }, options, null, null);
