@@ -14,10 +14,10 @@ test('a short run: table, JSON with every sample, plot; the counts add up', () =
   const r = spawnSync(
     process.execPath,
     [CLI, 'bench', '-m', 'fastnet-ring,fastnet-drop', '-d', '1', '-n', '2', '--slots', '8192', '-o', out],
-    { encoding: 'utf8', timeout: 240_000 },
+    { encoding: 'utf8', timeout: 600_000 },
   );
-  expect(r.stderr).not.toMatch(/Error/);
-  expect(r.status).toBe(0);
+  // On failure, the command's own output says where it stood.
+  expect({ status: r.status, signal: r.signal, stderr: r.stderr, stdout: r.stdout.slice(-3000) }).toMatchObject({ status: 0, stderr: '' });
   // A progress line per run, then the table, then the files.
   expect(r.stdout.match(/^\[bench \d\/4 /gm)).toHaveLength(4);
   expect(r.stdout).toMatch(/^method +bytes +offered kpps .* x -$/m);
@@ -57,4 +57,4 @@ test('a short run: table, JSON with every sample, plot; the counts add up', () =
   expect(plot).toContain('<svg');
   expect(plot).toContain('fastnet-ring');
   fs.rmSync(out, { recursive: true, force: true });
-}, 300_000);
+}, 660_000);
