@@ -229,6 +229,17 @@ export function pktgenSent(device: string): number {
   return Number(match[1]);
 }
 
+/** Whether a pktgen thread is injecting into `device` now. */
+export function pktgenRunning(device: string): boolean {
+  return fs
+    .readdirSync(PKTGEN)
+    .filter((entry) => entry.startsWith('kpktgend_'))
+    .some((entry) => {
+      const match = /^Running: (.*)$/m.exec(fs.readFileSync(`${PKTGEN}/${entry}`, 'utf8'));
+      return match !== null && match[1].split(/\s+/).includes(device);
+    });
+}
+
 /** How long pktgen's last run on `device` took, by its own clock, in microseconds. */
 export function pktgenElapsedUs(device: string): number | null {
   const match = /Result: OK: (\d+)\(/.exec(fs.readFileSync(`${PKTGEN}/${device}`, 'utf8'));

@@ -11,7 +11,7 @@ import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, read
 import type { ConsumerFactory } from './bench-methods';
 import type { BenchOptions, MethodName, Rate } from './bench-options';
 import type { Sample } from './bench-report';
-import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
+import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
 
 export const DEVICE = 'kbench0';
 const PEER = 'kbench1';
@@ -124,10 +124,18 @@ export async function runOnce(
     thread: SOURCE_CPU,
     rate: run.offered === 'max' ? undefined : run.offered,
   });
+  const source = pktgenRunAsync();
+  // The clock starts when pktgen runs: starting it takes a process, which on a
+  // loaded guest can outlast a short run (and a stop sent before the start would be lost).
+  let started = false;
+  source.finally(() => (started = true)).catch(() => undefined);
+  for (let i = 0; !started && !pktgenRunning(DEVICE); i++) {
+    if (i > 6000) throw new Error(`pktgen did not start on ${DEVICE} within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const soakFrom = soaker?.sample();
   const statFrom = readProcStat();
   const startNs = process.hrtime.bigint();
-  const source = pktgenRunAsync();
   await consumer.consumeUntil(startNs + BigInt(Math.round(options.durationSec * 1e9)));
   const soakTo = soaker?.sample();
   const statTo = readProcStat();
