@@ -161,6 +161,8 @@ export interface PktgenOptions {
   burst?: number;
   /** pktgen thread (= CPU) to run on (default 0). */
   thread?: number;
+  /** Frames per second to pace at (pktgen's ratep); unpaced without it. */
+  rate?: number;
 }
 
 const PKTGEN = '/proc/net/pktgen';
@@ -181,6 +183,12 @@ export function pktgenSetup(options: PktgenOptions): void {
   for (const entry of fs.readdirSync(PKTGEN)) {
     if (entry.startsWith('kpktgend_')) pktgenWrite(entry, 'rem_device_all');
   }
+  // The threads let go of their devices when they next run (EBUSY until then): wait for it.
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; fs.existsSync(`${PKTGEN}/${options.device}`); i++) {
+    if (i >= 1000) throw new Error(`pktgen still holds ${options.device} after 10 s`);
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
   pktgenWrite(`kpktgend_${options.thread ?? 0}`, `add_device ${options.device}`);
   const commands = [
     `count ${options.count}`,
@@ -197,6 +205,7 @@ export function pktgenSetup(options: PktgenOptions): void {
     `udp_dst_min ${options.udpDstPort ?? 9}`,
     `udp_dst_max ${options.udpDstPort ?? 9}`,
   ];
+  if (options.rate !== undefined) commands.push(`ratep ${options.rate}`);
   for (const command of commands) pktgenWrite(options.device, command);
 }
 
@@ -221,6 +230,23 @@ export function pktgenSent(device: string): number {
   const match = /sofar: (\d+)/.exec(text);
   if (!match) throw new Error(`no "sofar" in ${PKTGEN}/${device}`);
   return Number(match[1]);
+}
+
+/** Whether a pktgen thread is injecting into `device` now. */
+export function pktgenRunning(device: string): boolean {
+  return fs
+    .readdirSync(PKTGEN)
+    .filter((entry) => entry.startsWith('kpktgend_'))
+    .some((entry) => {
+      const match = /^Running: (.*)$/m.exec(fs.readFileSync(`${PKTGEN}/${entry}`, 'utf8'));
+      return match !== null && match[1].split(/\s+/).includes(device);
+    });
+}
+
+/** How long pktgen's last run on `device` took, by its own clock, in microseconds. */
+export function pktgenElapsedUs(device: string): number | null {
+  const match = /Result: OK: (\d+)\(/.exec(fs.readFileSync(`${PKTGEN}/${device}`, 'utf8'));
+  return match ? Number(match[1]) : null;
 }
 
 /** Forgets every device pktgen was given. */

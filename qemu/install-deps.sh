@@ -15,8 +15,9 @@ packages=(
 	libpcap-dev          # the addon's libpcap capture method; filters compiled for every method
 	libxdp-dev           # the af_xdp method (xsk sockets); libxdp1 brings xsk_def_xdp_prog.o
 	libbpf-dev           # libxdp's companion, linked by the addon
-	tcpdump tshark       # tests read written pcap files back with both
-	gnuplot-nox          # the benchmark's plot
+	tcpdump tshark       # tests read written pcap files back with both; bench's tcpdump method
+	gnuplot-nox          # the benchmark's plot (SVG, and PNG through its cairo terminal)
+	linux-perf           # kmodlab bench --profile: where the guest's cycles go
 	make g++ python3     # node-gyp and kbuild
 	xz-utils             # unpacks linux-source
 	flex bison bc libelf-dev libssl-dev  # build the debug guest kernel (qemu/debug-kernel.sh)

@@ -138,6 +138,8 @@ kvm) accel_args=(-accel kvm -cpu host) ;;
 tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 *) echo "vm: VM_ACCEL must be kvm or tcg, not '$accel'" >&2; exit 2 ;;
 esac
+# Benchmarks record what the guest ran under.
+guest_env+=("KMODLAB_ACCEL=$accel")
 
 run=vm/run-$$
 rundir=out/$run

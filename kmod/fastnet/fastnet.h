@@ -7,6 +7,7 @@
 #ifndef _FASTNET_H
 #define _FASTNET_H
 
+#include <linux/hrtimer.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
@@ -51,6 +52,11 @@ struct fastnet_ring {
 	unsigned int data_npages;
 	unsigned int block_order;	/* of each contiguous block */
 	size_t zone_size;
+
+	/* One wakeup of the pollers for many frames (fastnet_ring_notify()). */
+	wait_queue_head_t *wq;
+	struct hrtimer wake_timer;
+	unsigned long wake_armed;	/* bit 0: the timer is set to wake */
 };
 
 struct fastnet_session;
@@ -83,14 +89,16 @@ void fastnet_queue_push_back(struct fastnet_dev *fdev, struct sk_buff *skb);
 void fastnet_queue_purge(struct fastnet_dev *fdev);
 void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out);
 u64 fastnet_skb_tstamp(const struct sk_buff *skb);
+u64 fastnet_rx_time(const struct sk_buff *skb);
 
 /* fastnet_ring.c */
 struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
-					 u32 flags);
+					 u32 flags, wait_queue_head_t *wq);
 void fastnet_ring_destroy(struct fastnet_ring *ring);
 int fastnet_ring_mmap(struct fastnet_ring *ring, struct vm_area_struct *vma);
 int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
 			 int offset, unsigned int len, unsigned int *copied);
+void fastnet_ring_notify(struct fastnet_ring *ring);
 bool fastnet_ring_pending(struct fastnet_ring *ring);
 struct page *fastnet_ring_slot_page(struct fastnet_ring *ring, u32 slot,
 				    unsigned int *offset);

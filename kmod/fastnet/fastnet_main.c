@@ -128,7 +128,7 @@ static struct fastnet_dev *fastnet_dev_alloc(struct fastnet_session *s,
 
 	if (req->mode == FASTNET_MODE_RING) {
 		fdev->ring = fastnet_ring_create(req->slots, req->slot_size,
-						 req->mode, req->flags);
+						 req->mode, req->flags, fdev->wq);
 		if (IS_ERR(fdev->ring)) {
 			int ret = PTR_ERR(fdev->ring);
 

@@ -9,6 +9,7 @@
 #include <linux/gfp.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
@@ -54,8 +55,52 @@ static int fastnet_ring_alloc_data(struct fastnet_ring *ring, size_t size)
 	return 0;
 }
 
+/*
+ * How long pollers may wait to hear of a published slot: one wakeup then
+ * covers every frame of that time, instead of a wakeup (and, for a consumer
+ * quick enough to empty the ring each time, a sleep) per frame. poll()
+ * itself still reports every published slot at once.
+ */
+#define FASTNET_WAKE_DELAY_NS	(1 * NSEC_PER_MSEC)
+
+static enum hrtimer_restart fastnet_ring_wake_timer(struct hrtimer *timer)
+{
+	struct fastnet_ring *ring = container_of(timer, struct fastnet_ring,
+						 wake_timer);
+
+	/* Before looking for sleepers: a frame published after this re-arms. */
+	clear_bit(0, &ring->wake_armed);
+	/* Full barrier inside: pairs with the one after poll_wait(). */
+	if (wq_has_sleeper(ring->wq))
+		wake_up_interruptible_poll(ring->wq, EPOLLIN | EPOLLRDNORM);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * After a publish: makes sure the pollers are woken within
+ * FASTNET_WAKE_DELAY_NS, or at once when the ring is half full. The
+ * test-and-set is a full barrier, so either it arms the timer or the timer
+ * it found armed clears the bit, and then looks for sleepers, after this
+ * publish: no slot is left unannounced.
+ */
+void fastnet_ring_notify(struct fastnet_ring *ring)
+{
+	u32 pending = READ_ONCE(ring->prod) - READ_ONCE(ring->hdr->consumer);
+
+	if (pending >= ring->slots / 2) {
+		if (wq_has_sleeper(ring->wq))
+			wake_up_interruptible_poll(ring->wq,
+						   EPOLLIN | EPOLLRDNORM);
+		return;
+	}
+	if (!test_and_set_bit(0, &ring->wake_armed))
+		hrtimer_start(&ring->wake_timer,
+			      ns_to_ktime(FASTNET_WAKE_DELAY_NS),
+			      HRTIMER_MODE_REL);
+}
+
 struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
-					 u32 flags)
+					 u32 flags, wait_queue_head_t *wq)
 {
 	size_t block = max_t(size_t, slot_size, PAGE_SIZE);
 	size_t data_size = ALIGN((size_t)slots * slot_size, block);
@@ -67,6 +112,9 @@ struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
 	if (!ring)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&ring->lock);
+	ring->wq = wq;
+	hrtimer_init(&ring->wake_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	ring->wake_timer.function = fastnet_ring_wake_timer;
 	ring->slots = slots;
 	ring->slot_size = slot_size;
 	ring->block_order = get_order(block);
@@ -105,8 +153,10 @@ err_ring:
 	return ERR_PTR(ret);
 }
 
+/* No producer is left (the handler is unregistered): only the timer. */
 void fastnet_ring_destroy(struct fastnet_ring *ring)
 {
+	hrtimer_cancel(&ring->wake_timer);
 	vfree(ring->hdr);
 	fastnet_ring_free_data(ring);
 	kfree(ring);
@@ -196,7 +246,7 @@ int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
 		goto out;
 
 	desc = &ring->desc[slot];
-	desc->timestamp_ns = ktime_get_real_ns();
+	desc->timestamp_ns = fastnet_rx_time(skb);
 	desc->data_offset = ring->ctrl_size + (size_t)slot * ring->slot_size;
 	desc->len = n;
 	desc->orig_len = len;

@@ -118,7 +118,7 @@ static rx_handler_result_t fastnet_rx_queue(struct fastnet_dev *fdev,
 	skb_push(own, -mac_off);
 	skb_orphan(own);
 	skb_dst_drop(own);
-	FASTNET_SKB_CB(own)->tstamp_ns = ktime_get_real_ns();
+	FASTNET_SKB_CB(own)->tstamp_ns = fastnet_rx_time(skb);
 
 	spin_lock(&queue->lock);
 	if (skb_queue_len(queue) >= fdev->queue_len ||
@@ -150,7 +150,7 @@ static rx_handler_result_t fastnet_rx_ring(struct fastnet_dev *fdev,
 		fastnet_count(fdev, len, FASTNET_DROPPED, 0);
 	} else {
 		fastnet_count(fdev, len, FASTNET_DELIVERED, copied);
-		fastnet_wake(fdev);
+		fastnet_ring_notify(fdev->ring);
 	}
 
 	if (fdev->flags & FASTNET_BIND_PASS)
@@ -189,6 +189,19 @@ rx_handler_result_t fastnet_rx_handler(struct sk_buff **pskb)
 	default:
 		return RX_HANDLER_PASS;
 	}
+}
+
+/*
+ * When the frame arrived: the stack's own receive timestamp when something
+ * (a packet socket, SO_TIMESTAMP) turned those on, so the clock is read once
+ * a frame, not twice; a fresh CLOCK_REALTIME reading otherwise. A delivery
+ * time (mono_delivery_time, from a local sender) is not an arrival time.
+ */
+u64 fastnet_rx_time(const struct sk_buff *skb)
+{
+	if (skb->tstamp && !skb->mono_delivery_time)
+		return ktime_to_ns(skb->tstamp);
+	return ktime_get_real_ns();
 }
 
 u64 fastnet_skb_tstamp(const struct sk_buff *skb)

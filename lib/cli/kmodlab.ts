@@ -13,12 +13,13 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   capture: async () => import('./capture'),
-  // bench: async () => import('./bench'),  (the benchmark, issue 9)
+  bench: async () => import('./bench'),
 };
 
 // Here rather than loaded, so --help does not load every command.
 const SUMMARIES: Record<string, string> = {
   capture: 'capture frames from a device into a pcap file',
+  bench: 'compare the capture methods on the same traffic (in the VM; npm start)',
 };
 
 function usage(): string {

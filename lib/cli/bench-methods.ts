@@ -1,0 +1,160 @@
+// The benchmark's consumers: every method of lib/capture does the same work
+// per frame (read bytes 12-13, count IPv4) in its native countBatch() loop.
+// `tcpdump` (tcpdump -w /dev/null, the seed's baseline) and `stack` (no
+// capture: the source alone) are references, run when asked for by name.
+import { spawn } from 'node:child_process';
+
+import { type CaptureMethod, type CaptureOptions, METHODS, OPTION_METHODS, openCapture } from '../capture';
+import type { BenchOptions, MethodName, SourceName } from './bench-options';
+
+/** What a consumer took out of one run. */
+export interface RunCounts {
+  /** Frames user space counted (fastnet-drop and stack: frames the kernel took). */
+  frames: number;
+  ipv4: number;
+  bytes: number;
+  /** Frames the capture itself reports lost (ring or queue full, kernel drops), when it knows. */
+  captureDropped: number | null;
+}
+
+/** One method bound to the benchmark's device for one run. */
+export interface Consumer {
+  /** Consumes until `deadlineNs` (process.hrtime.bigint()), counting. */
+  consumeUntil(deadlineNs: bigint): Promise<void>;
+  /** After the source stopped (having sent `sent` frames): takes what is left, closes, returns the run's counts. */
+  finish(sent: number): Promise<RunCounts>;
+}
+
+export type ConsumerFactory = (device: string, options: BenchOptions) => Promise<Consumer>;
+
+/** A method of lib/capture, counted by its native countBatch(). */
+function captureConsumer(method: CaptureMethod): ConsumerFactory {
+  return async (device, options) => {
+    // Only the options the method uses: the library refuses the others.
+    const settings: CaptureOptions = { batchSize: options.maxBatch };
+    if (OPTION_METHODS.bufferSize.includes(method)) settings.bufferSize = options.bufferSize;
+    if (method === 'fastnet-read') settings.ringSize = options.queueLength;
+    if (method === 'fastnet-ring' || method === 'af_xdp') settings.ringSize = options.slots;
+    if (method === 'fastnet-ring') settings.frameSize = options.slotSize;
+    const capture = openCapture(method, device, settings);
+    return {
+      async consumeUntil(deadlineNs) {
+        for (;;) {
+          const left = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
+          if (left <= 0) return;
+          // Waits (in poll) only when nothing was ready: a full batch goes round at once.
+          capture.countBatch(Math.min(Math.ceil(left), 100));
+        }
+      },
+      async finish() {
+        try {
+          while (capture.countBatch(0).frames > 0);
+          const stats = capture.stats();
+          // fastnet-drop hands no frame to user space: the kernel's count is its delivery.
+          return { frames: stats.received, ipv4: stats.ipv4, bytes: stats.bytes, captureDropped: stats.dropped };
+        } finally {
+          capture.close();
+        }
+      },
+    };
+  };
+}
+
+/** An external program reading the device until SIGINT, its counts parsed from its report. */
+function tcpdumpConsumer(): ConsumerFactory {
+  return async (device, options) => {
+    const child = spawn('tcpdump', ['-i', device, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let report = '';
+    child.stderr!.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // tcpdump says "listening on" once its socket is bound.
+    await waitFor(() => report.includes('listening on') || child.exitCode !== null, 20_000);
+    if (child.exitCode !== null) throw new Error(`tcpdump failed: ${report.trim()}`);
+    return {
+      async consumeUntil(deadlineNs) {
+        const left = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
+        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+      },
+      async finish() {
+        child.kill('SIGINT');
+        await exited;
+        return parseTcpdumpReport(report);
+      },
+    };
+  };
+}
+
+/** tcpdump's closing report: "N packets captured", "N packets dropped by kernel". */
+export function parseTcpdumpReport(report: string): RunCounts {
+  const field = (label: string): number => {
+    const match = new RegExp(`(\\d+) packets? ${label}`).exec(report);
+    if (!match) throw new Error(`tcpdump's report has no "${label}": ${report.trim()}`);
+    return Number(match[1]);
+  };
+  const frames = field('captured');
+  // tcpdump does not look into frames it only writes: every pktgen frame is IPv4.
+  return { frames, ipv4: frames, bytes: 0, captureDropped: field('dropped by kernel') };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a consumer to start');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * No consumer: the frames go up the stack (UDP to a closed port). Injection
+ * is synchronous, so the stack took every frame the source sent.
+ */
+function stackConsumer(): ConsumerFactory {
+  return async () => {
+    return {
+      async consumeUntil(deadlineNs) {
+        const left = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
+        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+      },
+      async finish(sent) {
+        return { frames: sent, ipv4: sent, bytes: 0, captureDropped: null };
+      },
+    };
+  };
+}
+
+/** The consumers this build has, by method name: lib/capture's methods, then the references. */
+export function available(): Map<MethodName, ConsumerFactory> {
+  const methods = new Map<MethodName, ConsumerFactory>(METHODS.map((m) => [m, captureConsumer(m)]));
+  methods.set('tcpdump', tcpdumpConsumer());
+  methods.set('stack', stackConsumer());
+  return methods;
+}
+
+/**
+ * Methods a source cannot feed. pktgen (netif_receive) hands the same skb to
+ * the stack with an extra reference; generic XDP on such a shared skb hits a
+ * BUG in pskb_expand_head, so lib/capture refuses af_xdp on a pktgen device.
+ */
+export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, string>>> = {
+  pktgen: { af_xdp: "generic XDP on pktgen's shared skbs crashes the kernel (BUG in pskb_expand_head): af_xdp runs with the host source" },
+  host: {},
+};
+
+/** What runs without --methods: every capture method the source can feed; tcpdump and stack are asked for by name. */
+export function defaultMethods(all: Map<MethodName, ConsumerFactory>, source: SourceName): Map<MethodName, ConsumerFactory> {
+  return new Map([...all].filter(([name]) => name !== 'tcpdump' && name !== 'stack' && !NOT_WITH_SOURCE[source][name]));
+}
+
+/** Why a known method cannot run in this build. */
+export const MISSING: Partial<Record<MethodName, string>> = {
+  'fastnet-zc': 'needs the e1000 zero-copy mode and the host source (zero-copy issue)',
+};
+
+/** The method every ratio is taken against, when it ran; else the seed's tcpdump baseline. */
+export function referenceMethod(methods: MethodName[]): MethodName | null {
+  if (methods.includes('pcap')) return 'pcap';
+  if (methods.includes('tcpdump')) return 'tcpdump';
+  return null;
+}

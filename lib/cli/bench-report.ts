@@ -1,0 +1,151 @@
+// What `kmodlab bench` shows and keeps: the per-point summaries (median and
+// spread over repeats), the table per source, the JSON with every raw sample,
+// and the gnuplot script for delivered against offered frames per second.
+import { median } from './bench-cpu';
+import type { MethodName, Rate, SourceName } from './bench-options';
+
+/** One run of one method at one point. */
+export interface Sample {
+  source: SourceName;
+  method: MethodName;
+  size: number;
+  offered: Rate;
+  repeat: number;
+  /** Place of the method in its round (methods rotate from round to round). */
+  order: number;
+  /** Frames the source injected, and over how long (the source's own clock where it has one). */
+  sent: number;
+  elapsedSec: number;
+  /** What the source sustained: sent / elapsed (pktgen slows down with its consumer). */
+  sourcePps: number;
+  /** Frames user space counted. */
+  delivered: number;
+  deliveredPps: number;
+  ipv4: number;
+  /** sent - delivered, and as a share of sent. */
+  lost: number;
+  lossPct: number;
+  /** What the capture itself reported lost, if it says. */
+  captureDropped: number | null;
+  /** Soaker: each CPU's busy share; null without the soaker. */
+  busy: number[] | null;
+  /** /proc/stat shares summed over CPUs (the soaker's own time is user time). */
+  procStat: { user: number; system: number; softirq: number; busy: number };
+  /** Guest CPU nanoseconds per delivered frame (soaker, or /proc/stat busy without it). */
+  cpuPerFrameNs: number | null;
+}
+
+export interface Summary {
+  source: SourceName;
+  method: MethodName;
+  size: number;
+  offered: Rate;
+  runs: number;
+  deliveredPps: number;
+  deliveredPpsMin: number;
+  deliveredPpsMax: number;
+  sourcePps: number;
+  lossPct: number;
+  cpuPerFrameNs: number | null;
+  /** delivered pps over the reference method's, median of the per-round ratios. */
+  ratio: number | null;
+}
+
+const pointKey = (s: { source: string; size: number; offered: Rate }) => `${s.source}/${s.size}/${s.offered}`;
+
+/** Medians per (source, size, offered, method), in the order the points were first seen. */
+export function summarize(samples: Sample[], reference: MethodName | null): Summary[] {
+  const groups = new Map<string, Sample[]>();
+  for (const s of samples) {
+    const key = `${pointKey(s)}/${s.method}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  const summaries: Summary[] = [];
+  for (const group of groups.values()) {
+    const first = group[0];
+    const pps = group.map((s) => s.deliveredPps);
+    const cpu = group.flatMap((s) => (s.cpuPerFrameNs === null ? [] : [s.cpuPerFrameNs]));
+    // Ratios within a round: a slow moment of the host weighs on both sides.
+    const ratios = reference
+      ? group.flatMap((s) => {
+          const ref = samples.find((r) => r.method === reference && pointKey(r) === pointKey(s) && r.repeat === s.repeat);
+          return ref && ref.deliveredPps > 0 ? [s.deliveredPps / ref.deliveredPps] : [];
+        })
+      : [];
+    summaries.push({
+      source: first.source,
+      method: first.method,
+      size: first.size,
+      offered: first.offered,
+      runs: group.length,
+      deliveredPps: median(pps),
+      deliveredPpsMin: Math.min(...pps),
+      deliveredPpsMax: Math.max(...pps),
+      sourcePps: median(group.map((s) => s.sourcePps)),
+      lossPct: median(group.map((s) => s.lossPct)),
+      cpuPerFrameNs: cpu.length ? median(cpu) : null,
+      ratio: ratios.length ? median(ratios) : null,
+    });
+  }
+  return summaries;
+}
+
+const kpps = (pps: number) => (pps / 1000).toFixed(1);
+const rateText = (rate: Rate) => (rate === 'max' ? 'max' : kpps(rate));
+
+/** The table of one source: a row per point and method. */
+export function formatTable(summaries: Summary[], source: SourceName, reference: MethodName | null): string {
+  const rows = summaries.filter((s) => s.source === source);
+  const header = ['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', `x ${reference ?? '-'}`];
+  const cells = rows.map((s) => [
+    s.method,
+    String(s.size),
+    rateText(s.offered),
+    kpps(s.sourcePps),
+    kpps(s.deliveredPps),
+    `${kpps(s.deliveredPpsMin)}-${kpps(s.deliveredPpsMax)}`,
+    s.lossPct.toFixed(2),
+    s.cpuPerFrameNs === null ? '-' : s.cpuPerFrameNs.toFixed(0),
+    s.ratio === null ? '-' : s.ratio.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [`source ${source}`, line(header), ...cells.map(line)].join('\n');
+}
+
+/** gnuplot's data: one block per method (blocks apart by two blank lines), x = offered rate's index. */
+export function plotData(summaries: Summary[], source: SourceName, size: number, rates: Rate[]): { data: string; methods: MethodName[] } {
+  const rows = summaries.filter((s) => s.source === source && s.size === size);
+  const methods = [...new Set(rows.map((s) => s.method))];
+  const blocks = methods.map((method) =>
+    rates
+      .map((rate, i) => {
+        const s = rows.find((r) => r.method === method && r.offered === rate);
+        return s ? `${i} "${rateText(rate)}" ${s.deliveredPps} ${s.deliveredPpsMin} ${s.deliveredPpsMax}` : null;
+      })
+      .filter((line): line is string => line !== null)
+      .join('\n'),
+  );
+  return { data: `${blocks.join('\n\n\n')}\n`, methods };
+}
+
+/** A gnuplot script drawing the data file to `output` with `terminal`. */
+export function plotScript(dataFile: string, methods: MethodName[], title: string, terminal: string, output: string): string {
+  const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
+  const plots = methods.map(
+    (method, i) => `${quote(dataFile)} index ${i} using 1:($3/1000):($4/1000):($5/1000):xtic(2) with yerrorlines title ${quote(method)}`,
+  );
+  return [
+    `set terminal ${terminal}`,
+    `set output ${quote(output)}`,
+    `set title ${quote(title)}`,
+    'set xlabel "offered kpps (max: as fast as the source goes)"',
+    'set ylabel "delivered kpps (median, min-max)"',
+    'set key outside right',
+    'set grid',
+    'set yrange [0:*]',
+    'set offsets 0.3, 0.3, 0, 0',
+    `plot ${plots.join(', \\\n  ')}`,
+    '',
+  ].join('\n');
+}

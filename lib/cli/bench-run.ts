@@ -1,0 +1,180 @@
+// The sweep, inside the VM: for each frame size and offered rate, `repeats`
+// rounds in which every method takes one run of the same pktgen traffic, the
+// methods' order rotating from round to round so that drift of the host hits
+// them alike. pktgen injects synchronously (xmit_mode netif_receive), so the
+// consumer's cost slows the source: each run reports what the source
+// sustained, what user space counted and the difference as loss.
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+
+import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, readProcStat, soakRates } from './bench-cpu';
+import type { ConsumerFactory } from './bench-methods';
+import type { BenchOptions, MethodName, Rate } from './bench-options';
+import type { Sample } from './bench-report';
+import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
+
+export const DEVICE = 'kbench0';
+const PEER = 'kbench1';
+const IDLE_CALIBRATION_MS = 500;
+
+export interface Progress {
+  done: number;
+  total: number;
+  sample: Sample;
+}
+
+export interface SweepResult {
+  samples: Sample[];
+  /** Soaker iterations per second of each CPU, every idle measurement, and their per-CPU median. */
+  idleRuns: number[][];
+  idle: number[] | null;
+  /** The CPUs the consumers ran on (pktgen has SOURCE_CPU). */
+  consumerCpus: number[];
+}
+
+/** `list` turned by `by` places: round r of a point starts with another method. */
+export function rotate<T>(list: T[], by: number): T[] {
+  const n = list.length;
+  if (n === 0) return [];
+  const k = ((by % n) + n) % n;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/** The points of a sweep in the order they run: sizes, then rates, then rounds. */
+export function schedule(methods: MethodName[], options: Pick<BenchOptions, 'sizes' | 'rates' | 'repeats'>) {
+  const runs: { size: number; offered: Rate; repeat: number; order: number; method: MethodName }[] = [];
+  let round = 0;
+  for (const size of options.sizes) {
+    for (const offered of options.rates) {
+      for (let repeat = 1; repeat <= options.repeats; repeat++, round++) {
+        rotate(methods, round).forEach((method, order) => runs.push({ size, offered, repeat, order, method }));
+      }
+    }
+  }
+  return runs;
+}
+
+/** pktgen's thread, kpktgend_0, is bound to CPU 0. */
+export const SOURCE_CPU = 0;
+
+/**
+ * Keeps this process (every thread: the consumer, libuv's and V8's) and its
+ * children off the source's CPU: injection is synchronous, so a consumer the
+ * scheduler put there would slow the source by sharing its CPU, not by the
+ * work its method costs. The consumer gets the other CPUs, as an application
+ * gets other cores than the NIC's interrupt. Returns the CPUs it runs on.
+ */
+export function keepOffSourceCpu(cpus: number): number[] {
+  if (cpus < 2) return [0];
+  const others = Array.from({ length: cpus }, (_, cpu) => cpu).filter((cpu) => cpu !== SOURCE_CPU);
+  execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+  return others;
+}
+
+async function idleRates(soaker: Soaker, ms: number): Promise<number[]> {
+  const from = soaker.sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return soakRates(from, soaker.sample());
+}
+
+/** Runs the whole sweep for the pktgen source. */
+export async function runPktgenSweep(
+  methods: Map<MethodName, ConsumerFactory>,
+  options: BenchOptions,
+  soaker: Soaker | null,
+  onProgress: (progress: Progress) => void,
+): Promise<SweepResult> {
+  using veth = new VethPair(DEVICE, PEER, { address: '10.98.0.2/24' });
+  const consumerCpus = keepOffSourceCpu(cpuCount());
+  const runs = schedule([...methods.keys()], options);
+  const samples: Sample[] = [];
+  const idleRuns: number[][] = [];
+  if (soaker) idleRuns.push(await idleRates(soaker, 4 * IDLE_CALIBRATION_MS));
+  try {
+    for (const [i, run] of runs.entries()) {
+      // Each round starts with a fresh idle measurement: the baseline drifts with the host.
+      if (soaker && run.order === 0) idleRuns.push(await idleRates(soaker, IDLE_CALIBRATION_MS));
+      const idle = soaker ? calibrate(idleRuns) : null;
+      const sample = await runOnce(methods.get(run.method)!, veth.mac, run, options, soaker, idle);
+      samples.push(sample);
+      onProgress({ done: i + 1, total: runs.length, sample });
+    }
+  } finally {
+    pktgenReset();
+  }
+  return { samples, idleRuns, idle: soaker ? calibrate(idleRuns) : null, consumerCpus };
+}
+
+export async function runOnce(
+  factory: ConsumerFactory,
+  dstMac: string,
+  run: { size: number; offered: Rate; repeat: number; order: number; method: MethodName },
+  options: BenchOptions,
+  soaker: Soaker | null,
+  idle: number[] | null,
+): Promise<Sample> {
+  const consumer = await factory(DEVICE, options);
+  pktgenSetup({
+    device: DEVICE,
+    count: 0,
+    size: run.size,
+    dstMac,
+    src: '10.98.0.1',
+    dst: '10.98.0.2',
+    thread: SOURCE_CPU,
+    rate: run.offered === 'max' ? undefined : run.offered,
+  });
+  const source = pktgenRunAsync();
+  // The clock starts when pktgen runs: starting it takes a process, which on a
+  // loaded guest can outlast a short run (and a stop sent before the start would be lost).
+  let started = false;
+  source.finally(() => (started = true)).catch(() => undefined);
+  for (let i = 0; !started && !pktgenRunning(DEVICE); i++) {
+    if (i > 6000) throw new Error(`pktgen did not start on ${DEVICE} within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const soakFrom = soaker?.sample();
+  const statFrom = readProcStat();
+  const startNs = process.hrtime.bigint();
+  await consumer.consumeUntil(startNs + BigInt(Math.round(options.durationSec * 1e9)));
+  const soakTo = soaker?.sample();
+  const statTo = readProcStat();
+  pktgenStop();
+  await source;
+  const ownSec = Number(process.hrtime.bigint() - startNs) / 1e9;
+  const sent = pktgenSent(DEVICE);
+  const counts = await consumer.finish(sent);
+
+  const elapsedUs = pktgenElapsedUs(DEVICE);
+  const elapsedSec = elapsedUs && elapsedUs > 0 ? elapsedUs / 1e6 : ownSec;
+  const deliveredPps = counts.frames / elapsedSec;
+  const lost = Math.max(0, sent - counts.frames);
+  const procStat = procStatShares(statFrom, statTo);
+  const busy = soaker && idle && soakFrom && soakTo ? busyShares(idle, soakRates(soakFrom, soakTo)) : null;
+  // Without the soaker, /proc/stat's busy share stands in for it.
+  const cpu = busy ? cpuPerFrameNs(busy, deliveredPps) : cpuPerFrameNs([procStat.busy], deliveredPps);
+  return {
+    source: 'pktgen',
+    method: run.method,
+    size: run.size,
+    offered: run.offered,
+    repeat: run.repeat,
+    order: run.order,
+    sent,
+    elapsedSec,
+    sourcePps: sent / elapsedSec,
+    delivered: counts.frames,
+    deliveredPps,
+    ipv4: counts.ipv4,
+    lost,
+    lossPct: sent > 0 ? (100 * lost) / sent : 0,
+    captureDropped: counts.captureDropped,
+    busy,
+    procStat,
+    cpuPerFrameNs: cpu,
+  };
+}
+
+export function cpuCount(): number {
+  return os.cpus().length;
+}

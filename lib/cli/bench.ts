@@ -1,0 +1,219 @@
+// `kmodlab bench`: the project's main job, run inside the VM (npm start boots
+// it there). Compares the capture methods on the same pktgen traffic and
+// writes the table, the JSON with every raw sample, and the plot to the
+// output folder (out/bench by default, shared with the host).
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { Soaker, soakerBinary } from './bench-cpu';
+import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
+import { type BenchOptions, HELP, type MethodName, UsageError, parseBenchOptions } from './bench-options';
+import { type Sample, type Summary, formatTable, plotData, plotScript, summarize } from './bench-report';
+import { DEVICE, type SweepResult, cpuCount, runOnce, runPktgenSweep } from './bench-run';
+import { VethPair, pktgenReset } from '../traffic';
+
+const PROJECT_ROOT = path.join(__dirname, '..', '..');
+
+/** The methods to run: those asked for (all must be available), or every available one. */
+export function selectMethods(
+  options: BenchOptions,
+  all: Map<MethodName, ConsumerFactory>,
+): Map<MethodName, ConsumerFactory> {
+  if (options.methods === null) return defaultMethods(all, options.source);
+  const chosen = new Map<MethodName, ConsumerFactory>();
+  for (const method of options.methods) {
+    const refused = NOT_WITH_SOURCE[options.source][method];
+    if (refused) throw new UsageError(`--methods: '${method}' does not run with source ${options.source}: ${refused}`);
+    const factory = all.get(method);
+    if (!factory) throw new UsageError(`--methods: '${method}' is not available in this build: ${MISSING[method] ?? 'unknown'}`);
+    chosen.set(method, factory);
+  }
+  return chosen;
+}
+
+function progressLine(done: number, total: number, startedMs: number, s: Sample): string {
+  const seconds = Math.round((Date.now() - startedMs) / 1000);
+  const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+  return (
+    `[bench ${done}/${total} ${clock}] ${s.method} ${s.size} B offered ${s.offered === 'max' ? 'max' : `${s.offered / 1000}k`} ` +
+    `#${s.repeat}: ${(s.deliveredPps / 1000).toFixed(1)} kpps, loss ${s.lossPct.toFixed(2)}%` +
+    (s.cpuPerFrameNs === null ? '' : `, ${s.cpuPerFrameNs.toFixed(0)} ns CPU/frame`)
+  );
+}
+
+/** Draws every (source, size) plot; SVG always, PNG too. Returns the files written. */
+function plot(summaries: Summary[], options: BenchOptions, outDir: string, stamp: string): string[] {
+  const written: string[] = [];
+  for (const size of options.sizes) {
+    const { data, methods } = plotData(summaries, options.source, size, options.rates);
+    if (methods.length === 0) continue;
+    const base = path.join(outDir, `bench-${stamp}-${options.source}-${size}B`);
+    fs.writeFileSync(`${base}.dat`, data);
+    const title = `${options.source}, ${size}-byte frames: delivered against offered`;
+    const outputs: [string, string][] = [
+      ['svg size 900,540 dynamic', `${base}.svg`],
+      ['pngcairo size 900,540', `${base}.png`],
+    ];
+    for (const [terminal, output] of outputs) {
+      const script = plotScript(`${base}.dat`, methods, title, terminal, output);
+      fs.writeFileSync(`${output}.gp`, script);
+      try {
+        execFileSync('gnuplot', [`${output}.gp`], { stdio: ['ignore', 'ignore', 'pipe'] });
+        fs.rmSync(`${output}.gp`);
+        written.push(output);
+      } catch (error) {
+        console.error(`[bench] gnuplot could not draw ${output} (${(error as Error).message.split('\n')[0]}); script kept: ${output}.gp`);
+      }
+    }
+  }
+  return written;
+}
+
+/** perf record of one run of `method` at the first point: where the guest's cycles go. */
+async function profile(method: MethodName, factory: ConsumerFactory, options: BenchOptions, outDir: string, stamp: string): Promise<string> {
+  const data = `/tmp/kmodlab-perf-${process.pid}.data`;
+  using veth = new VethPair(DEVICE, 'kbench1', { address: '10.98.0.2/24' });
+  // Under TCG a sample takes long enough for the kernel to throttle sampling to a trickle.
+  fs.writeFileSync('/proc/sys/kernel/perf_cpu_time_max_percent', '0');
+  // cpu-clock: TCG has no hardware PMU; -a: softirq and the source count too. perf starts
+  // with its events off (-D -1) and is switched on through its control FIFO once it is
+  // ready: under TCG it spends seconds reading every process's maps first.
+  const ctl = `/tmp/kmodlab-perf-${process.pid}.ctl`;
+  const ack = `/tmp/kmodlab-perf-${process.pid}.ack`;
+  execFileSync('mkfifo', [ctl, ack]);
+  const perf = spawn('perf', ['record', '-a', '-g', '-e', 'cpu-clock', '-F', '997', '-D', '-1', '--control', `fifo:${ctl},${ack}`, '-o', data], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let perfErr = '';
+  perf.stderr!.on('data', (chunk: Buffer) => (perfErr += chunk.toString()));
+  const perfDone = new Promise<void>((resolve) => perf.on('exit', () => resolve()));
+  try {
+    let ctlFd = -1;
+    for (let i = 0; ctlFd < 0; i++) {
+      if (perf.exitCode !== null || i > 1200) throw new Error(`perf record did not start: ${perfErr.trim()}`);
+      try {
+        // ENXIO until perf has the FIFO open.
+        ctlFd = fs.openSync(ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const ackFd = fs.openSync(ack, 'r');
+    fs.writeSync(ctlFd, 'enable\n');
+    fs.readSync(ackFd, Buffer.alloc(16));
+    fs.closeSync(ctlFd);
+    fs.closeSync(ackFd);
+  } finally {
+    fs.rmSync(ctl, { force: true });
+    fs.rmSync(ack, { force: true });
+  }
+  let sample: Sample;
+  try {
+    sample = await runOnce(factory, veth.mac, { size: options.sizes[0], offered: options.rates[0], repeat: 1, order: 0, method }, options, null, null);
+  } finally {
+    perf.kill('SIGINT');
+    await perfDone;
+    pktgenReset();
+  }
+  const report = execFileSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'sym', '--percent-limit', '0.5', '-g', 'none'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  fs.rmSync(data, { force: true });
+  const file = path.join(outDir, `profile-${stamp}-${method}.txt`);
+  const head = `# perf record -a -g -e cpu-clock, ${method}, ${sample.size} B, offered ${sample.offered}: ${(sample.deliveredPps / 1000).toFixed(1)} kpps\n`;
+  fs.writeFileSync(file, head + report + (perfErr ? `\n# perf said:\n${perfErr}` : ''));
+  return file;
+}
+
+export const summary = 'compare the capture methods on the same traffic (in the VM; npm start)';
+
+/** `kmodlab bench ARGS`: prints its own usage errors (exit status 2). */
+export async function run(argv: string[]): Promise<number> {
+  let options: BenchOptions;
+  let methods: Map<MethodName, ConsumerFactory>;
+  try {
+    const parsed = parseBenchOptions(argv);
+    if (parsed === 'help') {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    options = parsed;
+    if (options.source === 'host') {
+      throw new UsageError("--source host: not in this build yet (it comes with the e1000 zero-copy mode and the host traffic generator)");
+    }
+    methods = selectMethods(options, available());
+    if (options.profile && !available().has(options.profile)) {
+      throw new UsageError(`--profile: '${options.profile}' is not available in this build: ${MISSING[options.profile] ?? 'unknown'}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`kmodlab bench: ${error.message}\nTry 'kmodlab bench --help'.`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+  if (process.getuid?.() !== 0 || !fs.existsSync('/proc/net') || !process.env.KMODLAB_VM) {
+    console.error('kmodlab bench: runs inside the VM as root: npm start, or npm run vm -- node dist/cli/kmodlab.js bench');
+    return 1;
+  }
+
+  const outDir = path.resolve(options.outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
+  const started = Date.now();
+  const reference = referenceMethod([...methods.keys()]);
+  console.log(
+    `[bench] ${[...methods.keys()].join(', ')}; source ${options.source}; rates ${options.rates.join(',')}; sizes ${options.sizes.join(',')} B; ` +
+      `${options.durationSec} s a run, ${options.repeats} rounds; ${cpuCount()} vCPU, ${process.env.KMODLAB_ACCEL ?? 'unknown accelerator'}`,
+  );
+  const soaker = options.soaker ? await Soaker.start(soakerBinary(PROJECT_ROOT), cpuCount()) : null;
+  let sweep: SweepResult;
+  try {
+    sweep = await runPktgenSweep(methods, options, soaker, ({ done, total, sample }) =>
+      console.log(progressLine(done, total, started, sample)),
+    );
+  } finally {
+    soaker?.close();
+  }
+  const summaries = summarize(sweep.samples, reference);
+
+  const table = formatTable(summaries, options.source, reference);
+  console.log(`\n${table}`);
+  const jsonFile = path.join(outDir, `bench-${stamp}.json`);
+  const result = {
+    benchmark: 'kmodlab bench',
+    date: new Date().toISOString(),
+    kernel: os.release(),
+    accelerator: process.env.KMODLAB_ACCEL ?? 'unknown',
+    vcpus: cpuCount(),
+    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    options,
+    methods: [...methods.keys()],
+    missing: MISSING,
+    reference,
+    cpuMeter: soaker ? 'soaker' : 'procstat',
+    sourceCpu: 0,
+    consumerCpus: sweep.consumerCpus,
+    idleIterationsPerSec: { runs: sweep.idleRuns, median: sweep.idle },
+    summaries,
+    samples: sweep.samples,
+    seconds: (Date.now() - started) / 1000,
+  };
+  fs.writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, `bench-${stamp}.txt`), `${table}\n`);
+  const plots = plot(summaries, options, outDir, stamp);
+  let profileFile: string | null = null;
+  if (options.profile) {
+    console.log(`[bench] profiling ${options.profile} (perf record -a)`);
+    profileFile = await profile(options.profile, available().get(options.profile)!, options, outDir, stamp);
+  }
+  console.log(`\nresults (${Math.round((Date.now() - started) / 1000)} s):`);
+  for (const file of [jsonFile, path.join(outDir, `bench-${stamp}.txt`), ...plots, ...(profileFile ? [profileFile] : [])]) {
+    console.log(`  ${path.relative(process.cwd(), file)}`);
+  }
+  return 0;
+}

@@ -1,0 +1,289 @@
+// kmodlab bench on the host: its options and errors (parsed, and through the
+// real command), the soaker's calibration arithmetic and the real soaker
+// helper, the sweep's schedule, and the shape of the summaries, table and plot.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import {
+  Soaker,
+  busyShares,
+  calibrate,
+  cpuPerFrameNs,
+  parseProcStat,
+  procStatShares,
+  soakRates,
+  soakerBinary,
+} from '../../lib/cli/bench-cpu';
+import { parseTcpdumpReport, referenceMethod } from '../../lib/cli/bench-methods';
+import { DEFAULTS, FULL_SWEEP, type MethodName, UsageError, parseBenchOptions } from '../../lib/cli/bench-options';
+import { type Sample, formatTable, plotData, plotScript, summarize } from '../../lib/cli/bench-report';
+import { rotate, schedule } from '../../lib/cli/bench-run';
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'kmodlab.js');
+
+function usageError(argv: string[]): UsageError {
+  try {
+    parseBenchOptions(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return error as UsageError;
+  }
+  throw new Error(`no error for ${argv.join(' ')}`);
+}
+
+describe('bench options', () => {
+  test('defaults: the short run npm start does', () => {
+    const o = parseBenchOptions([]);
+    expect(o).toMatchObject({
+      methods: null,
+      source: 'pktgen',
+      rates: ['max'],
+      sizes: [64],
+      durationSec: 3,
+      repeats: 3,
+      slots: 4096,
+      slotSize: 2048,
+      bufferSize: 4 << 20,
+      outDir: DEFAULTS.out,
+      soaker: true,
+      profile: null,
+      full: false,
+    });
+  });
+
+  test('--full sweeps rates and the three frame sizes; explicit options win over it', () => {
+    const full = parseBenchOptions(['--full']);
+    expect(full).toMatchObject({ sizes: [64, 512, 1500], rates: [20_000, 50_000, 100_000, 200_000, 'max'], repeats: 3, durationSec: 5 });
+    expect(FULL_SWEEP.sizes).toBe('64,512,1500');
+    expect(parseBenchOptions(['--full', '-z', '512', '-n', '1'])).toMatchObject({ sizes: [512], repeats: 1, durationSec: 5 });
+  });
+
+  test('lists, units and short options', () => {
+    expect(
+      parseBenchOptions(['-m', 'fastnet-ring,pcap', '-r', '50k,1.5M,max', '-z', '64,1500', '-d', '0.5', '--buffer-size', '512k', '--no-soaker', '--profile', 'fastnet-ring', '-o', '/tmp/x']),
+    ).toMatchObject({
+      methods: ['fastnet-ring', 'pcap'],
+      rates: [50_000, 1_500_000, 'max'],
+      sizes: [64, 1500],
+      durationSec: 0.5,
+      bufferSize: 512 << 10,
+      soaker: false,
+      profile: 'fastnet-ring',
+      outDir: '/tmp/x',
+    });
+    expect(parseBenchOptions(['--help'])).toBe('help');
+    expect(parseBenchOptions(['-h', '--bogus-after-help-is-still-parsed-first'].slice(0, 1))).toBe('help');
+  });
+
+  test.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['stray'], /positional/i],
+    [['--duration'], /argument missing/i],
+    [['-m', 'carrier-pigeon'], /unknown method 'carrier-pigeon'/],
+    [['-m', 'pcap,pcap'], /named twice/],
+    [['-m', 'pcap,'], /empty item/],
+    [['-s', 'tap'], /unknown source 'tap'/],
+    [['-z', '59'], /--sizes: 59 is out of range \(60 to 1514\)/],
+    [['-z', '1515'], /out of range/],
+    [['-r', 'fast'], /--rates: 'fast' is not a number/],
+    [['-r', '0'], /--rates: 0 is out of range/],
+    [['-d', '0.1'], /--duration: '0.1' must be seconds/],
+    [['-d', '3s'], /--duration/],
+    [['-n', '0'], /--repeats: 0 is out of range/],
+    [['--slots', '1000'], /--slots: 1000 is not a power of two/],
+    [['--slot-size', '1024'], /--slot-size: 1024 is out of range/],
+    [['--buffer-size', '1.5'], /not a whole number/],
+    [['--profile', 'nope'], /unknown method 'nope'/],
+  ])('%j is refused: %s', (argv, message) => {
+    const error = usageError(argv);
+    expect(error.message).toMatch(message);
+    expect(error.code).toBe('ERR_USAGE');
+    expect(error.exitCode).toBe(2);
+  });
+});
+
+describe('the kmodlab command', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+  test('bench --help prints the options and exits 0', () => {
+    const r = run('bench', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: kmodlab bench/);
+    for (const option of ['--methods', '--source', '--rates', '--sizes', '--duration', '--repeats', '--slots', '--buffer-size', '--out', '--full', '--profile']) {
+      expect(r.stdout).toContain(option);
+    }
+  });
+
+  test('a bad option: one clear line on stderr, a pointer to --help, exit code 2', () => {
+    const r = run('bench', '--sizes', '9000');
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("kmodlab bench: --sizes: 9000 is out of range (60 to 1514)\nTry 'kmodlab bench --help'.\n");
+  });
+
+  test('a method the source cannot feed is refused with the reason, exit code 2', () => {
+    const r = run('bench', '-m', 'pcap,af_xdp');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/'af_xdp' does not run with source pktgen: generic XDP on pktgen's shared skbs/);
+  });
+
+  test('--source host is refused until the host source exists, exit code 2', () => {
+    const r = run('bench', '--source', 'host');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--source host: not in this build yet/);
+  });
+
+  test('outside the VM it says where it runs (exit 1); unknown commands exit 2', () => {
+    const r = spawnSync(process.execPath, [CLI, 'bench', '-n', '1'], { encoding: 'utf8', env: { ...process.env, KMODLAB_VM: '' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/runs inside the VM as root/);
+    const u = run('frobnicate');
+    expect(u.status).toBe(2);
+    expect(u.stderr).toMatch(/unknown command "frobnicate"/);
+    expect(run().status).toBe(2);
+  });
+});
+
+describe('CPU meter', () => {
+  test('rates, calibration (median per CPU), busy shares within [0, 1], ns per frame', () => {
+    const from = { atNs: 0n, iterations: [0n, 0n] };
+    const to = { atNs: 2_000_000_000n, iterations: [200n, 100n] };
+    expect(soakRates(from, to)).toEqual([100, 50]);
+    expect(() => soakRates(to, from)).toThrow(RangeError);
+    expect(calibrate([[100, 10], [300, 30], [200, 20]])).toEqual([200, 20]);
+    expect(() => calibrate([])).toThrow(RangeError);
+    // CPU 0 lost a quarter of its idle rate, CPU 1 all of it, CPU 2 soaked faster than idle (noise).
+    const busy = busyShares([100, 100, 100], [75, 0, 120]);
+    expect(busy).toEqual([0.25, 1, 0]);
+    // 1.25 CPUs busy at 125,000 frames/s: 10 µs of CPU a frame.
+    expect(cpuPerFrameNs(busy, 125_000)).toBeCloseTo(10_000, 6);
+    expect(cpuPerFrameNs(busy, 0)).toBeNull();
+  });
+
+  test('/proc/stat: per-CPU lines parsed, shares summed over CPUs', () => {
+    const a = parseProcStat('cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 100 0 50 800 0 0 50 0 0 0\ncpu1 0 0 0 1000 0 0 0 0 0 0\nintr 5\n');
+    const b = parseProcStat('cpu0 200 0 100 1400 0 0 300 0 0 0\ncpu1 500 0 0 1500 0 0 0 0 0 0\n');
+    expect(a).toHaveLength(2);
+    expect(a[0]).toEqual({ user: 100, system: 50, idle: 800, irq: 0, softirq: 50, total: 1000 });
+    const shares = procStatShares(a, b);
+    expect(shares.user).toBeCloseTo(0.1 + 0.5);
+    expect(shares.system).toBeCloseTo(0.05);
+    expect(shares.softirq).toBeCloseTo(0.25);
+    expect(shares.busy).toBeCloseTo(0.4 + 0.5);
+  });
+
+  test('the soaker helper counts on every CPU and stops with close()', async () => {
+    const cpus = os.cpus().length;
+    const soaker = await Soaker.start(soakerBinary(ROOT), cpus, path.join(os.tmpdir(), `kmodlab-soak-test-${process.pid}`));
+    try {
+      // SCHED_IDLE: on a busy host a CPU's counter may stand still for a while, so wait for each.
+      const first = soaker.sample();
+      expect(first.iterations).toHaveLength(cpus);
+      let last = first;
+      for (let i = 0; i < 200 && last.iterations.some((n, cpu) => n <= first.iterations[cpu]); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        last = soaker.sample();
+      }
+      for (const rate of soakRates(first, last)) expect(rate).toBeGreaterThan(0);
+    } finally {
+      soaker.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(`kmodlab-soak-test-${process.pid}`);
+  }, 30_000);
+
+  test('a missing soaker binary is ENOENT with its path', async () => {
+    await expect(Soaker.start('/nonexistent/soaker', 1)).rejects.toMatchObject({ code: 'ENOENT', path: '/nonexistent/soaker' });
+  });
+});
+
+describe('sweep schedule', () => {
+  test('every method runs once per round, and each round starts with the next method', () => {
+    expect(rotate(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
+    expect(rotate(['a', 'b', 'c'], 5)).toEqual(['c', 'a', 'b']);
+    expect(rotate([], 3)).toEqual([]);
+    const methods: MethodName[] = ['pcap', 'fastnet-ring', 'fastnet-drop'];
+    const runs = schedule(methods, { sizes: [64, 1500], rates: [50_000, 'max'], repeats: 3 });
+    expect(runs).toHaveLength(2 * 2 * 3 * 3);
+    const firsts = runs.filter((r) => r.order === 0).map((r) => r.method);
+    expect(firsts.slice(0, 3)).toEqual(['pcap', 'fastnet-ring', 'fastnet-drop']);
+    for (let i = 0; i < runs.length; i += 3) {
+      expect(new Set(runs.slice(i, i + 3).map((r) => r.method)).size).toBe(3);
+    }
+  });
+});
+
+function sample(method: MethodName, repeat: number, deliveredPps: number, extra: Partial<Sample> = {}): Sample {
+  return {
+    source: 'pktgen',
+    method,
+    size: 64,
+    offered: 'max',
+    repeat,
+    order: 0,
+    sent: deliveredPps,
+    elapsedSec: 1,
+    sourcePps: deliveredPps,
+    delivered: deliveredPps,
+    deliveredPps,
+    ipv4: deliveredPps,
+    lost: 0,
+    lossPct: 0,
+    captureDropped: 0,
+    busy: [0.5, 0.5],
+    procStat: { user: 1, system: 0.2, softirq: 0.3, busy: 2 },
+    cpuPerFrameNs: 1e9 / deliveredPps,
+    ...extra,
+  };
+}
+
+describe('report', () => {
+  const samples = [
+    sample('pcap', 1, 50_000),
+    sample('fastnet-ring', 1, 100_000),
+    sample('pcap', 2, 25_000),
+    sample('fastnet-ring', 2, 75_000, { lossPct: 1 }),
+    sample('pcap', 3, 40_000),
+    sample('fastnet-ring', 3, 90_000),
+  ];
+
+  test('medians, spread, and the ratio to the reference taken within each round', () => {
+    expect(referenceMethod(['fastnet-ring', 'pcap', 'tcpdump'])).toBe('pcap');
+    expect(referenceMethod(['fastnet-ring', 'tcpdump'])).toBe('tcpdump');
+    expect(referenceMethod(['fastnet-ring'])).toBeNull();
+    const [pcap, ring] = summarize(samples, 'pcap');
+    expect(pcap).toMatchObject({ method: 'pcap', runs: 3, deliveredPps: 40_000, deliveredPpsMin: 25_000, deliveredPpsMax: 50_000, ratio: 1 });
+    expect(ring).toMatchObject({ method: 'fastnet-ring', deliveredPps: 90_000, lossPct: 0 });
+    // Per round: 2, 3, 2.25 -> 2.25 (the ratio of medians would be 2.25 too, but round 2 alone says 3).
+    expect(ring.ratio).toBeCloseTo(2.25);
+    expect(ring.cpuPerFrameNs).toBeCloseTo(1e9 / 90_000);
+    expect(summarize(samples, null)[0].ratio).toBeNull();
+  });
+
+  test('the table has a header and a row per method and point', () => {
+    const table = formatTable(summarize(samples, 'pcap'), 'pktgen', 'pcap').split('\n');
+    expect(table[0]).toBe('source pktgen');
+    expect(table[1].split(/\s{2,}/)).toEqual(['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', 'x pcap']);
+    expect(table).toHaveLength(4);
+    expect(table[3].split(/\s+/)).toEqual(['fastnet-ring', '64', 'max', '90.0', '90.0', '75.0-100.0', '0.00', '11111', '2.25']);
+  });
+
+  test('plot data: a block per method, x = the offered rate index; the script names every method', () => {
+    const points = [...samples, sample('pcap', 1, 20_000, { offered: 20_000 })];
+    const { data, methods } = plotData(summarize(points, 'pcap'), 'pktgen', 64, [20_000, 'max']);
+    expect(methods).toEqual(['pcap', 'fastnet-ring']);
+    const blocks = data.trimEnd().split('\n\n\n');
+    expect(blocks).toEqual(['0 "20.0" 20000 20000 20000\n1 "max" 40000 25000 50000', '1 "max" 90000 75000 100000']);
+    const script = plotScript('/o/x.dat', methods, 'title', 'svg', '/o/x.svg');
+    expect(script).toContain('set output "/o/x.svg"');
+    expect(script).toContain('"/o/x.dat" index 1 using 1:($3/1000):($4/1000):($5/1000):xtic(2) with yerrorlines title "fastnet-ring"');
+  });
+
+  test("tcpdump's closing report is parsed; a report without counts is an error", () => {
+    const report = 'listening on kbench0\n1234 packets captured\n1300 packets received by filter\n66 packets dropped by kernel\n';
+    expect(parseTcpdumpReport(report)).toEqual({ frames: 1234, ipv4: 1234, bytes: 0, captureDropped: 66 });
+    expect(() => parseTcpdumpReport('tcpdump: kbench0: No such device')).toThrow(/no "captured"/);
+  });
+});
