@@ -7,7 +7,7 @@ BIN := node_modules/.bin
 
 NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
-KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch')
+KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
 HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c))
 
 all: addon typescript modules helpers image
@@ -47,8 +47,11 @@ out/tsc.stamp: $(TS_SRC) node_modules/.package-lock.json
 out/kmod/stamp: $(KMOD_SRC)
 	@echo "[build] kernel modules for $(KVER)"
 	@$(MAKE) -s -C kmod KVER=$(KVER)
+	@echo "[build] e1000 with the zero-copy patch (kmod/e1000-zc)"
+	@$(MAKE) -s -C kmod/e1000-zc KVER=$(KVER)
 	@rm -rf out/kmod && mkdir -p out/kmod
 	@find kmod -name '*.ko' -exec cp {} out/kmod/ \;
+	@cp out/e1000-zc/e1000.ko out/kmod/
 	@touch $@
 
 out/bin/%: test/helpers/%.c
