@@ -8,7 +8,7 @@ BIN := node_modules/.bin
 NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
 KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
-HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c))
+HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c)) out/bin/framegen
 
 all: addon typescript modules helpers image
 
@@ -58,6 +58,12 @@ out/bin/%: test/helpers/%.c
 	@echo "[build] $@"
 	@mkdir -p out/bin
 	@gcc -O2 -Wall -Wextra -Werror -static -Ikmod/include -o $@ $<
+
+# The host's end of the guest e1000's UDP backend (vm.sh --traffic).
+out/bin/framegen: qemu/framegen.c
+	@echo "[build] $@"
+	@mkdir -p out/bin
+	@gcc -O2 -Wall -Wextra -Werror -o $@ $<
 
 out/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/kmod/stamp
 	@echo "[build] initramfs"

@@ -17,6 +17,10 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
   --no-build        skip the build step (qemu/setup.sh)
   --e1000           give the guest an e1000 NIC (on an isolated user-mode network)
   --netdev SPEC     QEMU -netdev for the e1000, e.g. socket,id=net0,udp=127.0.0.1:7001,localaddr=127.0.0.1:7000
+  --traffic         an e1000 whose other end is out/bin/framegen on the host (loopback UDP): the
+                    guest asks it for frames through $KMODLAB_TRAFFIC (lib/host-traffic.ts) and
+                    pings 192.168.77.1 through it
+  --iommu           q35 with QEMU's emulated Intel IOMMU, guest intel_iommu=on: stray DMA faults
   --smp N           guest vCPUs (default 2)
   --mem MB          guest memory (default 2048)
   --timeout SEC     kill a guest that runs longer (default 1500)
@@ -26,7 +30,7 @@ Logs: out/vm/guest.log (kernel console of the last run).
 USAGE
 }
 
-shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=()
+shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() traffic=0 iommu=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--shell) shell=1 ;;
@@ -34,6 +38,8 @@ while [ $# -gt 0 ]; do
 	--no-build) build=0 ;;
 	--e1000) [ ${#nic[@]} -gt 0 ] || nic=(-netdev user,id=net0,restrict=on) ;;
 	--netdev) nic=(-netdev "$2"); shift ;;
+	--traffic) traffic=1 ;;
+	--iommu) iommu=1 ;;
 	--smp) smp=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
@@ -93,9 +99,28 @@ printf ' %q' "$@" >>"$rundir/cmd.sh"
 echo >>"$rundir/cmd.sh"
 : >"$rundir/output"
 
-append="console=ttyS0 loglevel=6 panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell"
+# framegen runs beside QEMU for the whole run; the guest reaches it through
+# files in the run's folder (shared over 9p as out/) and the e1000's socket.
+framegen_pid=
+if [ $traffic = 1 ]; then
+	mkdir -p "$rundir/traffic"
+	out/bin/framegen "$rundir/traffic" 2>"$rundir/framegen.log" &
+	framegen_pid=$!
+	trap 'kill $framegen_pid 2>/dev/null || true' EXIT
+	for _ in $(seq 100); do [ -s "$rundir/traffic/ports" ] && break; sleep 0.05; done
+	read -r gen_port qemu_port <"$rundir/traffic/ports" || { cat "$rundir/framegen.log" >&2; exit 1; }
+	nic=(-netdev "socket,id=net0,udp=127.0.0.1:$gen_port,localaddr=127.0.0.1:$qemu_port")
+	guest_env+=("KMODLAB_TRAFFIC=out/$run/traffic")
+fi
+machine=() iommu_append=
+if [ $iommu = 1 ]; then
+	machine=(-machine q35 -device intel-iommu)
+	iommu_append=" intel_iommu=on"
+fi
+
+append="console=ttyS0 loglevel=6 panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$iommu_append"
 [ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
-qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
+qemu=(qemu-system-x86_64 "${accel_args[@]}" "${machine[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
 	-display none -kernel "$kernel" -initrd out/initramfs.cpio.gz -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$root/out,mount_tag=projout,security_model=none,multidevs=remap")
