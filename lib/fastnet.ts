@@ -1,6 +1,6 @@
 // fastnet: raw frames from a net device through /dev/fastnet (kmod/fastnet).
 // A Session is one open() of the device, bound to one device in one mode
-// (normal, drop, read, ring). Frames come one at a time (read), in batches
+// (normal, drop, read, ring, zerocopy). Frames come one at a time (read), in batches
 // (readBatch, ring.drain), counted without a copy (readCount, ring.count),
 // as an async iterator of batches, or through a callback per batch (loop).
 // close(), or `using`, puts the device back to normal.
@@ -19,6 +19,8 @@ export const MODES = {
   drop: uapi.MODE_DROP,
   read: uapi.MODE_READ,
   ring: uapi.MODE_RING,
+  /** The NIC DMAs frames into the ring's slots (the project's e1000 only); the ring API of mode ring. */
+  zerocopy: uapi.MODE_ZEROCOPY,
 } as const;
 export type ModeName = keyof typeof MODES;
 
@@ -73,6 +75,8 @@ export interface Stats {
   dropped: number;
   /** Frames delivered shorter than they were. */
   truncated: number;
+  /** zerocopy: frames the NIC itself dropped for lack of an armed slot (its missed-packets counter). */
+  nicMissed: number;
 }
 
 /** One frame, from its Ethernet header. */
@@ -159,8 +163,8 @@ export function encodeBind(fields: BindFields): Buffer {
 }
 
 const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
-  slots: ['ring'],
-  slotSize: ['ring'],
+  slots: ['ring', 'zerocopy'],
+  slotSize: ['ring', 'zerocopy'],
   queueLength: ['read'],
   passThrough: ['read', 'ring'],
 };
@@ -205,7 +209,7 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
     options.slotSize === undefined
       ? 0
       : checkPowerOfTwo('slotSize', options.slotSize, LIMITS.slotSizeMin, LIMITS.slotSizeMax);
-  if (name === 'ring') {
+  if (name === 'ring' || name === 'zerocopy') {
     const bytes = (slots || LIMITS.ringSlotsDefault) * (slotSize || LIMITS.slotSizeDefault);
     if (bytes > LIMITS.ringDataMax) {
       throw argError(
@@ -238,6 +242,7 @@ export function decodeStats(buffer: Buffer): Stats {
     deliveredBytes: u64(3),
     dropped: u64(4),
     truncated: u64(5),
+    nicMissed: u64(6),
   };
 }
 
@@ -286,7 +291,7 @@ export function countIPv4(batch: PacketBatch): number {
   return batch.countIPv4();
 }
 
-/** The ring zone of a session in mode ring, mapped. The session closes it. */
+/** The ring zone of a session in mode ring or zerocopy, mapped. The session closes it. */
 export class Ring {
   readonly slots: number;
   readonly slotSize: number;
@@ -389,7 +394,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     }
     this.#mode = name;
     this.#device = device;
-    if (name === 'ring') this.#ring = new Ring(this.#fd, this.path);
+    if (name === 'ring' || name === 'zerocopy') this.#ring = new Ring(this.#fd, this.path);
     return this;
   }
 
@@ -400,9 +405,9 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return decodeStats(buffer);
   }
 
-  /** The mapped ring (mode ring). */
+  /** The mapped ring (modes ring and zerocopy). */
   get ring(): Ring {
-    if (!this.#ring) throw argError('ERR_INVALID_STATE', `The session is not in mode ring (mode: ${this.#mode})`, Error);
+    if (!this.#ring) throw argError('ERR_INVALID_STATE', `The session is not in mode ring or zerocopy (mode: ${this.#mode})`, Error);
     return this.#ring;
   }
 
@@ -450,8 +455,8 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
     const snapLength = checkInteger('snapLength', options.snapLength ?? DEFAULT_SNAP_LENGTH, 1, 1 << 20);
-    if (this.#mode !== 'read' && this.#mode !== 'ring') {
-      throw argError('ERR_INVALID_STATE', `Batches come in modes read and ring, not ${this.#mode}`, Error);
+    if (this.#mode !== 'read' && this.#mode !== 'ring' && this.#mode !== 'zerocopy') {
+      throw argError('ERR_INVALID_STATE', `Batches come in modes read, ring and zerocopy, not ${this.#mode}`, Error);
     }
     const { signal } = options;
     const waker = this.#addWaker();
@@ -461,7 +466,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
       let hungUp = false;
       while (!this.closed && !signal?.aborted) {
         const batch =
-          this.#mode === 'ring'
+          this.#ring
             ? this.ring.drain(maxBatch)
             : new PacketBatch(uapi.readBatch(this.fd, maxBatch, snapLength, false, this.path));
         if (batch.count > 0) {
