@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-halves=(unit vm) jest_args=()
+halves=(unit vm) jest_args=() results=()
 for arg in "$@"; do
 	case $arg in
 	--unit) halves=(unit) ;;
@@ -28,10 +28,31 @@ for half in "${halves[@]}"; do
 		node_modules/.bin/jest --selectProjects unit --json --outputFile=out/test/unit.json \
 			"${jest_args[@]}"
 	else
-		# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
-		bash qemu/vm.sh --no-build --env CI=true -- node_modules/.bin/jest --selectProjects vm \
-			--runInBand --json --outputFile=out/test/vm.json "${jest_args[@]}"
-		vm_rc=$?
+		# The zero-copy file boots on its own, with host traffic and QEMU's IOMMU;
+		# arguments naming it run only that boot, other arguments only the first.
+		boots=(vm vm-zerocopy)
+		case "${jest_args[*]}" in
+		"") ;;
+		*zerocopy*) boots=(vm-zerocopy) ;;
+		*) boots=(vm) ;;
+		esac
+		for boot in "${boots[@]}"; do
+			results+=("$boot")
+			# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
+			if [ "$boot" = vm ]; then
+				bash qemu/vm.sh --no-build --env CI=true -- node_modules/.bin/jest --selectProjects vm \
+					--runInBand --json --outputFile=out/test/vm.json \
+					--testPathIgnorePatterns fastnet-zerocopy "${jest_args[@]}"
+			else
+				bash qemu/vm.sh --no-build --traffic --iommu --env CI=true -- node_modules/.bin/jest \
+					--selectProjects vm --runInBand --json --outputFile=out/test/vm-zerocopy.json \
+					"${jest_args[@]:-test/vm/fastnet-zerocopy}"
+			fi
+			rc=$?
+			[ $vm_rc -ne 0 ] || vm_rc=$rc
+		done
+		continue
 	fi
+	results+=("$half")
 done
-node qemu/test-summary.js "$vm_rc" "${halves[@]}"
+node qemu/test-summary.js "$vm_rc" "${results[@]}"
