@@ -116,6 +116,7 @@ machine=() iommu_append=
 if [ $iommu = 1 ]; then
 	machine=(-machine q35 -device intel-iommu)
 	iommu_append=" intel_iommu=on"
+	guest_env+=(KMODLAB_IOMMU=1)
 fi
 
 append="console=ttyS0 loglevel=6 panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$iommu_append"

@@ -34,6 +34,8 @@ beforeAll(async () => {
     throw new Error('fastnet-zerocopy needs host traffic: `npm test -- --vm test/vm/fastnet-zerocopy` boots with it');
   }
   traffic = new HostTraffic();
+  // Booted with --iommu: the e1000's DMA goes through QEMU's emulated DMAR.
+  if (process.env.KMODLAB_IOMMU === '1') expect(fs.readdirSync('/sys/class/iommu').length).toBeGreaterThan(0);
   await setupGuestLink(DEV);
 }, 60_000);
 
@@ -66,7 +68,7 @@ function check(batch: fastnet.PacketBatch, id: number, size: number, seen: Seen)
     } else if (!framePatternIntact(packet.data, decoded.seq)) {
       seen.bad.push(`seq ${decoded.seq}: payload differs`);
     }
-    if (decoded) seen.lastSeq = decoded.seq;
+    if (decoded && decoded.id === id) seen.lastSeq = decoded.seq;
   }
 }
 
@@ -164,15 +166,21 @@ describe('frames from the host', () => {
     // Nobody consumes: every slot ends up published, then the NIC has none.
     const first = await traffic.send({ size, count: 3000, rate: 3000 });
     let stats = await quiet(session);
-    expect(stats.delivered).toBe(slots);
-    // The ring still holds the first 256 frames, untouched by the 2744 after them.
+    // All but one: the e1000 keeps the descriptor at its tail out of the NIC's hands (its own
+    // convention), so one free buffer waits there.
+    expect(stats.delivered).toBe(slots - 1);
+    expect(stats.dropped).toBe(0);
+    expect(first.hostDropped).toBeGreaterThan(0);
+    // The ring still holds the first frames, untouched by the thousands sent after them.
     const held = session.ring.drain();
     const seen: Seen = { frames: 0, bad: [], lastSeq: -1 };
     check(held, first.id, size, seen);
+    // In order and intact (the host may lose some before QEMU takes them: gaps, never disorder).
+    expect(held.count).toBe(slots - 1);
     expect(seen.bad.slice(0, 5)).toEqual([]);
-    expect([...held].map((p) => decodeFrame(p.data)!.seq)).toEqual([...Array(slots).keys()]);
 
-    // Slots handed back (drain) and a wait (poll) re-arm the NIC: capture resumes.
+    // Slots handed back (drain) and a wait (poll) re-arm the NIC: capture resumes, first with
+    // the frames of the first run still queued in QEMU's socket, then the second run's.
     const { result: second, seen: after, stats: end } = await capture(session, { size, count: 1000, rate: 1000 });
     const fresh = after.bad.filter((b) => !b.includes(`not of request ${second.id}`));
     expect(fresh).toEqual([]);
