@@ -65,7 +65,10 @@ struct fastnet_bind {
  * READ and RING it is then either delivered (queued, or published to the
  * ring) or dropped (queue or ring full, or no memory for the copy). In mode
  * DROP frames are only received. truncated counts frames delivered shorter
- * than they were (ring slot or read() buffer too small).
+ * than they were (ring slot or read() buffer too small). In mode ZEROCOPY
+ * received counts the buffers the NIC completed; dropped, those with its
+ * error bits, spanning several buffers, or oversized; missed, the frames
+ * the NIC itself dropped while it had no armed slot (its own counter).
  */
 struct fastnet_stats {
 	__u64 received;
