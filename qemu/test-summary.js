@@ -23,8 +23,11 @@ for (const half of halves) {
   );
   passed += result.numPassedTests;
   failed += result.numFailedTests + suiteErrors;
-  if (half.startsWith('vm') && Number(vmStatus) !== 0 && result.numFailedTests + suiteErrors === 0) {
-    console.log('[test] vm: the guest run failed after the tests (see the [vm] lines above): counted as 1 failure');
+  // Each VM boot's own exit status (out/test/<boot>.status), else the one given.
+  const statusFile = `out/test/${half}.status`;
+  const status = fs.existsSync(statusFile) ? Number(fs.readFileSync(statusFile, 'utf8')) : Number(vmStatus);
+  if (half.startsWith('vm') && status !== 0 && result.numFailedTests + suiteErrors === 0) {
+    console.log(`[test] ${half}: the guest run failed after the tests (see the [vm] lines above): counted as 1 failure`);
     failed += 1;
   }
 }

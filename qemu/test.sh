@@ -19,7 +19,7 @@ done
 
 bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test
-rm -f out/test/*.json
+rm -f out/test/*.json out/test/*.status
 
 vm_rc=0
 for half in "${halves[@]}"; do
@@ -41,14 +41,15 @@ for half in "${halves[@]}"; do
 			# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
 			if [ "$boot" = vm ]; then
 				bash qemu/vm.sh --no-build --env CI=true -- node_modules/.bin/jest --selectProjects vm \
-					--runInBand --json --outputFile=out/test/vm.json \
-					--testPathIgnorePatterns fastnet-zerocopy "${jest_args[@]}"
+					--runInBand --json --outputFile=out/test/vm.json "${jest_args[@]}" \
+					--testPathIgnorePatterns fastnet-zerocopy
 			else
 				bash qemu/vm.sh --no-build --traffic --iommu --env CI=true -- node_modules/.bin/jest \
 					--selectProjects vm --runInBand --json --outputFile=out/test/vm-zerocopy.json \
 					"${jest_args[@]:-test/vm/fastnet-zerocopy}"
 			fi
 			rc=$?
+			echo "$rc" >"out/test/$boot.status"
 			[ $vm_rc -ne 0 ] || vm_rc=$rc
 		done
 		continue
