@@ -7,8 +7,8 @@ BIN := node_modules/.bin
 
 NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
-KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch')
-HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c))
+KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
+HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c)) out/bin/framegen
 
 all: addon typescript modules helpers image
 
@@ -49,14 +49,23 @@ out/tsc.stamp: $(TS_SRC) package.json qemu/link-package.js node_modules/.package
 out/kmod/stamp: $(KMOD_SRC)
 	@echo "[build] kernel modules for $(KVER)"
 	@$(MAKE) -s -C kmod KVER=$(KVER)
+	@echo "[build] e1000 with the zero-copy patch (kmod/e1000-zc)"
+	@$(MAKE) -s -C kmod/e1000-zc KVER=$(KVER)
 	@rm -rf out/kmod && mkdir -p out/kmod
 	@find kmod -name '*.ko' -exec cp {} out/kmod/ \;
+	@cp out/e1000-zc/e1000.ko out/kmod/
 	@touch $@
 
 out/bin/%: test/helpers/%.c
 	@echo "[build] $@"
 	@mkdir -p out/bin
 	@gcc -O2 -Wall -Wextra -Werror -static -Ikmod/include -o $@ $<
+
+# The host's end of the guest e1000's UDP backend (vm.sh --traffic).
+out/bin/framegen: qemu/framegen.c
+	@echo "[build] $@"
+	@mkdir -p out/bin
+	@gcc -O2 -Wall -Wextra -Werror -o $@ $<
 
 out/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/kmod/stamp
 	@echo "[build] initramfs"
@@ -73,10 +82,13 @@ debug: out/debug/initramfs.cpio.gz
 out/debug/kmod/stamp: $(KMOD_SRC) qemu/debug-kernel.sh qemu/debug-kernel.config
 	@dir="$(DEBUG_DIR)" && [ -n "$$dir" ] && echo "[build] kernel modules for $$(cat $$dir/kver)" && \
 	rm -rf out/debug/kmod-build out/debug/kmod && mkdir -p out/debug/kmod-build out/debug/kmod && \
-	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' \) -print0 | \
-		cpio --quiet -pdm0 ../out/debug/kmod-build) && \
+	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild' \) \
+		-print0 | cpio --quiet -pdm0 ../out/debug/kmod-build) && \
 	$(MAKE) -s -C out/debug/kmod-build KVER=debug KDIR=$$dir/src && \
-	find out/debug/kmod-build -name '*.ko' -exec cp {} out/debug/kmod/ \;
+	find out/debug/kmod-build -name '*.ko' -exec cp {} out/debug/kmod/ \; && \
+	echo "[build] e1000 with the zero-copy patch, for $$(cat $$dir/kver)" && \
+	$(MAKE) -s -C out/debug/kmod-build/e1000-zc KVER=debug KDIR=$$dir/src OUT=$(CURDIR)/out/debug/e1000-zc && \
+	cp out/debug/e1000-zc/e1000.ko out/debug/kmod/
 	@touch $@
 
 out/debug/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/debug/kmod/stamp

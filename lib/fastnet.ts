@@ -1,6 +1,6 @@
 // fastnet: raw frames from a net device through /dev/fastnet (kmod/fastnet).
 // A Session is one open() of the device, bound to one device in one mode
-// (normal, drop, read, ring). Frames come one at a time (read), in batches
+// (normal, drop, read, ring, zerocopy). Frames come one at a time (read), in batches
 // (readBatch, ring.drain), counted without a copy (readCount, ring.count),
 // as an async iterator of batches, or through a callback per batch (loop).
 // close(), or `using`, puts the device back to normal.
@@ -20,6 +20,8 @@ export const MODES = {
   drop: uapi.MODE_DROP,
   read: uapi.MODE_READ,
   ring: uapi.MODE_RING,
+  /** The NIC DMAs frames into the ring's slots (the project's e1000 only); the ring API of mode ring. */
+  zerocopy: uapi.MODE_ZEROCOPY,
 } as const;
 export type ModeName = keyof typeof MODES;
 
@@ -79,6 +81,8 @@ export interface Stats {
   dropped: number;
   /** Frames delivered shorter than they were. */
   truncated: number;
+  /** zerocopy: frames the NIC itself dropped for lack of an armed slot (its missed-packets counter). */
+  nicMissed: number;
 }
 
 /** One frame, from its Ethernet header. */
@@ -165,8 +169,8 @@ export function encodeBind(fields: BindFields): Buffer {
 }
 
 const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
-  slots: ['ring'],
-  slotSize: ['ring'],
+  slots: ['ring', 'zerocopy'],
+  slotSize: ['ring', 'zerocopy'],
   queueLength: ['read'],
   passThrough: ['read', 'ring'],
 };
@@ -211,7 +215,7 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
     options.slotSize === undefined
       ? 0
       : checkPowerOfTwo('slotSize', options.slotSize, LIMITS.slotSizeMin, LIMITS.slotSizeMax);
-  if (name === 'ring') {
+  if (name === 'ring' || name === 'zerocopy') {
     const bytes = (slots || LIMITS.ringSlotsDefault) * (slotSize || LIMITS.slotSizeDefault);
     if (bytes > LIMITS.ringDataMax) {
       throw argError(
@@ -244,6 +248,7 @@ export function decodeStats(buffer: Buffer): Stats {
     deliveredBytes: u64(3),
     dropped: u64(4),
     truncated: u64(5),
+    nicMissed: u64(6),
   };
 }
 
@@ -292,7 +297,7 @@ export function countIPv4(batch: PacketBatch): number {
   return batch.countIPv4();
 }
 
-/** The ring zone of a session in mode ring, mapped. The session closes it. */
+/** The ring zone of a session in mode ring or zerocopy, mapped. The session closes it. */
 export class Ring {
   readonly slots: number;
   readonly slotSize: number;
@@ -437,7 +442,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     }
     this.#mode = name;
     this.#device = device;
-    if (name === 'ring') this.#ring = new Ring(this.#fd, this.path);
+    if (name === 'ring' || name === 'zerocopy') this.#ring = new Ring(this.#fd, this.path);
     return this;
   }
 
@@ -449,9 +454,9 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return decodeStats(buffer);
   }
 
-  /** The mapped ring (mode ring); ERR_INVALID_STATE in another mode, unbound or closed. */
+  /** The mapped ring (modes ring and zerocopy); ERR_INVALID_STATE in another mode, unbound or closed. */
   get ring(): Ring {
-    this.#requireMode('ring', 'ring');
+    this.#requireMode('ring', 'ring', 'zerocopy');
     return this.#ring!;
   }
 
@@ -512,7 +517,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
     const snapLength = checkInteger('snapLength', options.snapLength ?? DEFAULT_SNAP_LENGTH, 1, 1 << 20);
-    this.#requireMode('batches() (for await)', 'read', 'ring');
+    this.#requireMode('batches() (for await)', 'read', 'ring', 'zerocopy');
     const { signal } = options;
     const waker = this.#addWaker();
     const onAbort = () => uapi.wake(waker);
@@ -521,7 +526,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
       let hungUp = false;
       while (!this.closed && !signal?.aborted) {
         const batch =
-          this.#mode === 'ring'
+          this.#ring
             ? this.ring.drain(maxBatch)
             : new PacketBatch(uapi.readBatch(this.fd, maxBatch, snapLength, false, this.path));
         if (batch.count > 0) {

@@ -78,8 +78,10 @@ if [ -w $kmemleak ]; then
 fi
 
 if [ "$(param vm.modules)" != 0 ]; then
-	for ko in /kmod/*.ko; do
+	# fastnet first: the project's e1000 registers its zero-copy operations there.
+	for ko in /kmod/fastnet.ko /kmod/*.ko; do
 		[ -f "$ko" ] || continue
+		[ -d "/sys/module/$(basename "$ko" .ko)" ] && continue
 		insmod "$ko" || die "cannot load $(basename "$ko")"
 	done
 fi

@@ -2,8 +2,9 @@
 # The README's test command (npm test): installs and builds what is missing,
 # runs the host unit tests, then boots the VM and runs the in-guest jest suite
 # against the real modules, first on Debian's kernel, then on the debug kernel
-# (lockdep, KASAN, kmemleak; built once per machine). Ends with a plain
-# "N passed, N failed" line.
+# (lockdep, KASAN, kmemleak; built once per machine). On each kernel the
+# zero-copy file boots on its own, with host traffic and QEMU's IOMMU. Ends
+# with a plain "N passed, N failed" line.
 #   npm test                          everything
 #   npm test -- --unit|--vm|--debug   one part (repeatable)
 #   npm test -- ARGS                  extra jest arguments (a path pattern, -t NAME)
@@ -25,36 +26,51 @@ bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test
 rm -f out/test/*.json
 
-# Runs the in-VM suite on one kernel; its results go to out/test/PART.json.
+# Arguments naming the zero-copy file run only its boot; other arguments only the main one.
+boots=(main zerocopy)
+case "${jest_args[*]}" in
+"") ;;
+*zerocopy*) boots=(zerocopy) ;;
+*) boots=(main) ;;
+esac
+
+# run_vm_suite RESULT BOOT VM_OPTION...: one boot of the in-VM suite; results in out/test/RESULT.json.
 run_vm_suite() {
-	local part=$1
-	shift
+	local result=$1 boot=$2
+	shift 2
+	local files=(--testPathIgnorePatterns fastnet-zerocopy "${jest_args[@]}")
+	if [ "$boot" = zerocopy ]; then
+		set -- "$@" --traffic --iommu
+		files=("${jest_args[@]:-test/vm/fastnet-zerocopy}")
+	fi
 	# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
 	bash qemu/vm.sh "$@" --env CI=true -- node_modules/.bin/jest --selectProjects vm \
-		--runInBand --json --outputFile="out/test/$part.json" "${jest_args[@]}"
+		--runInBand --json --outputFile="out/test/$result.json" "${files[@]}"
 }
 
 statuses=()
 for part in "${parts[@]}"; do
-	start=$(date +%s)
-	case $part in
-	unit)
+	if [ "$part" = unit ]; then
 		echo "[test] unit tests (host)"
 		node_modules/.bin/jest --selectProjects unit --json --outputFile=out/test/unit.json \
 			"${jest_args[@]}"
-		;;
-	vm)
-		echo "[test] in-VM tests, Debian kernel"
-		run_vm_suite vm --no-build
-		;;
-	debug)
-		echo "[test] in-VM tests, debug kernel (lockdep, KASAN, kmemleak)"
-		# Builds the debug kernel on a machine's first run (tens of minutes, once).
-		run_vm_suite debug --kernel debug --timeout 3000
-		;;
-	esac
-	status=$?
-	echo "[test] $part: exit status $status, $(($(date +%s) - start)) s"
-	statuses+=("$part:$status")
+		statuses+=("unit:$?")
+		continue
+	fi
+	for boot in "${boots[@]}"; do
+		result=$part$([ "$boot" = main ] || echo "-$boot")
+		start=$(date +%s)
+		if [ "$part" = vm ]; then
+			echo "[test] in-VM tests ($boot), Debian kernel"
+			run_vm_suite "$result" "$boot" --no-build
+		else
+			echo "[test] in-VM tests ($boot), debug kernel (lockdep, KASAN, kmemleak)"
+			# Builds the debug kernel on a machine's first run (tens of minutes, once).
+			run_vm_suite "$result" "$boot" --kernel debug --timeout 3000
+		fi
+		status=$?
+		echo "[test] $result: exit status $status, $(($(date +%s) - start)) s"
+		statuses+=("$result:$status")
+	done
 done
 node qemu/test-summary.js "${statuses[@]}"

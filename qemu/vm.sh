@@ -17,6 +17,10 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
   --no-build        skip the build step (qemu/setup.sh)
   --e1000           give the guest an e1000 NIC (on an isolated user-mode network)
   --netdev SPEC     QEMU -netdev for the e1000, e.g. socket,id=net0,udp=127.0.0.1:7001,localaddr=127.0.0.1:7000
+  --traffic         an e1000 whose other end is out/bin/framegen on the host (loopback UDP): the
+                    guest asks it for frames through $KMODLAB_TRAFFIC (lib/host-traffic.ts) and
+                    pings 192.168.77.1 through it
+  --iommu           q35 with QEMU's emulated Intel IOMMU, guest intel_iommu=on: stray DMA faults
   --smp N           guest vCPUs (default 2)
   --mem MB          guest memory (default 2048)
   --timeout SEC     kill a guest that runs longer (default 1500)
@@ -41,7 +45,7 @@ check_number() {
 		bad_usage "$1 takes a whole number from $3 to $4, got '$2'"
 }
 
-shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() kernel_name=debian
+shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() kernel_name=debian traffic=0 iommu=0
 # The options that take a value (a new one goes here and in the case below).
 valued=" --netdev --smp --mem --timeout --env --kernel "
 while [ $# -gt 0 ]; do
@@ -64,6 +68,8 @@ while [ $# -gt 0 ]; do
 	--no-build) build=0 ;;
 	--e1000) [ ${#nic[@]} -gt 0 ] || nic=(-netdev user,id=net0,restrict=on) ;;
 	--netdev) nic=(-netdev "$val") ;;
+	--traffic) traffic=1 ;;
+	--iommu) iommu=1 ;;
 	--smp) check_number "$opt" "$val" 1 64; smp=$((10#$val)) ;;
 	--mem) check_number "$opt" "$val" 128 65536; mem=$((10#$val)) ;;
 	--timeout) check_number "$opt" "$val" 1 86400; timeout=$((10#$val)) ;;
@@ -151,10 +157,30 @@ printf ' %q' "$@" >>"$rundir/cmd.sh"
 echo >>"$rundir/cmd.sh"
 : >"$rundir/output"
 
+# framegen runs beside QEMU for the whole run; the guest reaches it through
+# files in the run's folder (shared over 9p as out/) and the e1000's socket.
+framegen_pid=
+if [ $traffic = 1 ]; then
+	mkdir -p "$rundir/traffic"
+	out/bin/framegen "$rundir/traffic" 2>"$rundir/framegen.log" &
+	framegen_pid=$!
+	trap 'kill $framegen_pid 2>/dev/null || true' EXIT
+	for _ in $(seq 100); do [ -s "$rundir/traffic/ports" ] && break; sleep 0.05; done
+	read -r gen_port qemu_port <"$rundir/traffic/ports" || { cat "$rundir/framegen.log" >&2; exit 1; }
+	nic=(-netdev "socket,id=net0,udp=127.0.0.1:$gen_port,localaddr=127.0.0.1:$qemu_port")
+	guest_env+=("KMODLAB_TRAFFIC=out/$run/traffic")
+fi
+machine=() iommu_append=
+if [ $iommu = 1 ]; then
+	machine=(-machine q35 -device intel-iommu)
+	iommu_append=" intel_iommu=on"
+	guest_env+=(KMODLAB_IOMMU=1)
+fi
+
 # printk.devkmsg=on: init's reports (a kmemleak report is many lines) are not rate-limited.
-append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg"
+append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg$iommu_append"
 [ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
-qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
+qemu=(qemu-system-x86_64 "${accel_args[@]}" "${machine[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
 	-display none -kernel "$guest_kernel" -initrd "$initrd_guest" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$root/out,mount_tag=projout,security_model=none,multidevs=remap")

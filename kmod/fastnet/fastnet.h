@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * fastnet's private structures, shared by its three files:
- * fastnet_main.c (device, sessions, binding), fastnet_rx.c (the rx_handler
- * and its modes) and fastnet_ring.c (the mmap ring).
+ * fastnet's private structures, shared by its files: fastnet_main.c
+ * (device, sessions, binding), fastnet_rx.c (the rx_handler and its modes),
+ * fastnet_ring.c (the mmap ring) and fastnet_zc.c (zero-copy with a driver).
  */
 #ifndef _FASTNET_H
 #define _FASTNET_H
@@ -78,8 +78,16 @@ struct fastnet_dev {
 	u32 queue_len;			/* limit, frames */
 	u32 queue_bytes;		/* truesize queued; queue.lock */
 
-	/* FASTNET_MODE_RING */
+	/* FASTNET_MODE_RING and FASTNET_MODE_ZEROCOPY */
 	struct fastnet_ring *ring;
+	/* FASTNET_MODE_ZEROCOPY (fastnet_zc.c) */
+	struct fastnet_zc *zc;
+};
+
+enum fastnet_outcome {
+	FASTNET_CONSUMED,	/* mode DROP: counted only */
+	FASTNET_DELIVERED,
+	FASTNET_DROPPED,
 };
 
 /* fastnet_rx.c */
@@ -90,6 +98,8 @@ void fastnet_queue_purge(struct fastnet_dev *fdev);
 void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out);
 u64 fastnet_skb_tstamp(const struct sk_buff *skb);
 u64 fastnet_rx_time(const struct sk_buff *skb);
+void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
+		   enum fastnet_outcome outcome, unsigned int copied);
 
 /* fastnet_ring.c */
 struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
@@ -104,5 +114,12 @@ struct page *fastnet_ring_slot_page(struct fastnet_ring *ring, u32 slot,
 				    unsigned int *offset);
 void fastnet_ring_info(struct fastnet_ring *ring,
 		       struct fastnet_ring_info *info);
+
+/* fastnet_zc.c */
+int fastnet_zc_attach(struct fastnet_dev *fdev, struct net_device *dev);
+void fastnet_zc_detach(struct fastnet_dev *fdev);
+void fastnet_zc_free(struct fastnet_zc *zc);
+void fastnet_zc_kick(struct fastnet_zc *zc);
+u64 fastnet_zc_missed(struct fastnet_zc *zc);
 
 #endif /* _FASTNET_H */

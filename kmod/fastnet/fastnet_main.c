@@ -86,7 +86,9 @@ static void fastnet_detach(struct fastnet_dev *fdev)
 	ASSERT_RTNL();
 	if (!fdev->dev)
 		return;
-	if (fdev->mode != FASTNET_MODE_NORMAL)
+	if (fdev->mode == FASTNET_MODE_ZEROCOPY)
+		fastnet_zc_detach(fdev);
+	else if (fdev->mode != FASTNET_MODE_NORMAL)
 		netdev_rx_handler_unregister(fdev->dev);
 	list_del(&fdev->node);
 	netdev_put(fdev->dev, &fdev->tracker);
@@ -96,6 +98,7 @@ static void fastnet_detach(struct fastnet_dev *fdev)
 static void fastnet_dev_free(struct fastnet_dev *fdev)
 {
 	fastnet_queue_purge(fdev);
+	fastnet_zc_free(fdev->zc);
 	if (fdev->ring)
 		fastnet_ring_destroy(fdev->ring);
 	free_percpu(fdev->stats);
@@ -126,7 +129,8 @@ static struct fastnet_dev *fastnet_dev_alloc(struct fastnet_session *s,
 	for_each_possible_cpu(cpu)
 		u64_stats_init(&per_cpu_ptr(fdev->stats, cpu)->syncp);
 
-	if (req->mode == FASTNET_MODE_RING) {
+	if (req->mode == FASTNET_MODE_RING ||
+	    req->mode == FASTNET_MODE_ZEROCOPY) {
 		fdev->ring = fastnet_ring_create(req->slots, req->slot_size,
 						 req->mode, req->flags, fdev->wq);
 		if (IS_ERR(fdev->ring)) {
@@ -180,6 +184,11 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 		if (req->queue_len > FASTNET_QUEUE_LEN_MAX)
 			return -EINVAL;
 		return 0;
+	case FASTNET_MODE_ZEROCOPY:
+		/* The NIC's frames never reach the stack: nothing to pass. */
+		if (req->flags)
+			return -EINVAL;
+		fallthrough;
 	case FASTNET_MODE_RING:
 		if (req->queue_len)
 			return -EINVAL;
@@ -190,8 +199,6 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 		if (!fastnet_valid_geometry(req->slots, req->slot_size))
 			return -EINVAL;
 		return 0;
-	case FASTNET_MODE_ZEROCOPY:
-		return -EOPNOTSUPP;
 	default:
 		return -EINVAL;
 	}
@@ -222,7 +229,12 @@ static int fastnet_attach(struct fastnet_dev *fdev, const char *ifname)
 		ret = -EBUSY;
 		goto out;
 	}
-	if (fdev->mode != FASTNET_MODE_NORMAL) {
+	if (fdev->mode == FASTNET_MODE_ZEROCOPY) {
+		/* EOPNOTSUPP if its driver registered no zero-copy operations. */
+		ret = fastnet_zc_attach(fdev, dev);
+		if (ret)
+			goto out;
+	} else if (fdev->mode != FASTNET_MODE_NORMAL) {
 		/* EBUSY if the device has any rx_handler: bridge, bond... */
 		ret = netdev_rx_handler_register(dev, fastnet_rx_handler, fdev);
 		if (ret)
@@ -310,6 +322,8 @@ static long fastnet_stats(struct fastnet_session *s, void __user *arg)
 	if (IS_ERR(fdev))
 		return PTR_ERR(fdev);
 	fastnet_stats_fold(fdev, &stats);
+	if (fdev->zc)
+		stats.missed = fastnet_zc_missed(fdev->zc);
 	return copy_to_user(arg, &stats, sizeof(stats)) ? -EFAULT : 0;
 }
 
@@ -321,7 +335,7 @@ static long fastnet_ring_info_ioctl(struct fastnet_session *s,
 
 	if (IS_ERR(fdev))
 		return PTR_ERR(fdev);
-	if (fdev->mode != FASTNET_MODE_RING)
+	if (!fdev->ring)
 		return -EINVAL;
 	fastnet_ring_info(fdev->ring, &info);
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -451,6 +465,10 @@ static __poll_t fastnet_poll(struct file *file, poll_table *wait)
 		if (!skb_queue_empty_lockless(&fdev->queue))
 			return EPOLLIN | EPOLLRDNORM;
 		return 0;
+	case FASTNET_MODE_ZEROCOPY:
+		/* Waiting means done with the slots: re-arm them now. */
+		fastnet_zc_kick(fdev->zc);
+		fallthrough;
 	case FASTNET_MODE_RING:
 		if (fastnet_ring_pending(fdev->ring))
 			return EPOLLIN | EPOLLRDNORM;
@@ -471,7 +489,7 @@ static int fastnet_mmap(struct file *file, struct vm_area_struct *vma)
 	fdev = fastnet_get_live(s);
 	if (IS_ERR(fdev))
 		ret = PTR_ERR(fdev);
-	else if (fdev->mode != FASTNET_MODE_RING)
+	else if (!fdev->ring)
 		ret = -EINVAL;
 	else
 		ret = fastnet_ring_mmap(fdev->ring, vma);
@@ -562,4 +580,4 @@ module_init(fastnet_init);
 module_exit(fastnet_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("Raw packet capture at /dev/fastnet: drop, read and mmap-ring modes");
+MODULE_DESCRIPTION("Raw packet capture at /dev/fastnet: drop, read, mmap-ring and zero-copy modes");

@@ -25,14 +25,8 @@ struct fastnet_skb_cb {
 
 #define FASTNET_SKB_CB(skb) ((struct fastnet_skb_cb *)(skb)->cb)
 
-enum fastnet_outcome {
-	FASTNET_CONSUMED,	/* mode DROP: counted only */
-	FASTNET_DELIVERED,
-	FASTNET_DROPPED,
-};
-
-static void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
-			  enum fastnet_outcome outcome, unsigned int copied)
+void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
+		   enum fastnet_outcome outcome, unsigned int copied)
 {
 	/* Softirq: this CPU's counters are ours until we return. */
 	struct fastnet_pcpu_stats *s = this_cpu_ptr(fdev->stats);

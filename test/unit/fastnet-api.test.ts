@@ -39,7 +39,7 @@ describe('UAPI constants', () => {
   test('modes and limits are what the ring and the NIC need', () => {
     expect([uapi.MODE_NORMAL, uapi.MODE_DROP, uapi.MODE_READ, uapi.MODE_RING]).toEqual([0, 1, 2, 3]);
     expect(uapi.MODE_ZEROCOPY).toBe(4);
-    expect(fastnet.MODES).toEqual({ normal: 0, drop: 1, read: 2, ring: 3 });
+    expect(fastnet.MODES).toEqual({ normal: 0, drop: 1, read: 2, ring: 3, zerocopy: 4 });
     const powerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
     for (const n of [uapi.RING_SLOTS_MIN, uapi.RING_SLOTS_MAX, uapi.RING_SLOTS_DEFAULT]) expect(powerOfTwo(n)).toBe(true);
     for (const n of [uapi.SLOT_SIZE_MIN, uapi.SLOT_SIZE_MAX, uapi.SLOT_SIZE_DEFAULT]) expect(powerOfTwo(n)).toBe(true);
@@ -93,7 +93,8 @@ describe('bindRequest', () => {
   test('modes: a known name or number', () => {
     expect(() => fastnet.bindRequest('eth0', 'sniff' as fastnet.ModeName)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
     expect(() => fastnet.bindRequest('eth0', 9)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
-    expect(() => fastnet.bindRequest('eth0', uapi.MODE_ZEROCOPY)).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(fastnet.bindRequest('eth0', uapi.MODE_ZEROCOPY).readUInt32LE(uapi.BIND_MODE_OFFSET)).toBe(4);
+    expect(fastnet.bindRequest('eth0', 'zerocopy').readUInt32LE(uapi.BIND_MODE_OFFSET)).toBe(4);
   });
 
   test('options: known, of the right type, for the mode, in range', () => {
@@ -117,6 +118,12 @@ describe('bindRequest', () => {
     expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 65536, slotSize: 4096 })).toThrow(rangeError);
     expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: 0 })).toThrow(rangeError);
     expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: uapi.QUEUE_LEN_MAX + 1 })).toThrow(rangeError);
+    // Zero-copy takes the ring's geometry, and nothing passes through it.
+    expect(() => fastnet.bindRequest('eth0', 'zerocopy', { passThrough: true })).toThrow(
+      typeError('ERR_INVALID_ARG_VALUE'),
+    );
+    expect(() => fastnet.bindRequest('eth0', 'zerocopy', { slots: 65536, slotSize: 4096 })).toThrow(rangeError);
+    expect(fastnet.bindRequest('eth0', 'zerocopy', { slots: 256, slotSize: 4096 }).readUInt32LE(uapi.BIND_SLOTS_OFFSET)).toBe(256);
     // Explicitly off is fine anywhere.
     expect(() => fastnet.bindRequest('eth0', 'drop', { passThrough: false })).not.toThrow();
   });
@@ -125,7 +132,7 @@ describe('bindRequest', () => {
 describe('stats and batches', () => {
   test('decodeStats reads struct fastnet_stats', () => {
     const buffer = Buffer.alloc(uapi.STATS_SIZE);
-    [10, 640, 8, 512, 2, 1].forEach((value, i) => buffer.writeBigUInt64LE(BigInt(value), 8 * i));
+    [10, 640, 8, 512, 2, 1, 3].forEach((value, i) => buffer.writeBigUInt64LE(BigInt(value), 8 * i));
     expect(fastnet.decodeStats(buffer)).toEqual({
       received: 10,
       receivedBytes: 640,
@@ -133,6 +140,7 @@ describe('stats and batches', () => {
       deliveredBytes: 512,
       dropped: 2,
       truncated: 1,
+      nicMissed: 3,
     });
   });
 

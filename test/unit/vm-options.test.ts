@@ -18,6 +18,8 @@ test.each([
   [['--timeout', '--mem', '512', '--', 'true'], "vm: --timeout takes a whole number from 1 to 86400, got '--mem'"],
   [['--env', 'NOEQUALS', '--', 'true'], "vm: --env takes NAME=VALUE, got 'NOEQUALS'"],
   [['--netdev'], 'vm: --netdev needs a value'],
+  [['--kernel', 'vanilla', '--', 'true'], "vm: --kernel takes debian or debug, got 'vanilla'"],
+  [['--kernel'], 'vm: --kernel needs a value'],
   [['--no-build=yes', '--', 'true'], 'vm: --no-build takes no value'],
   [['--frobnicate', '--', 'true'], 'vm: unknown option --frobnicate'],
   [[], 'vm: no command given'],
@@ -33,7 +35,7 @@ test.each([
 test('vm.sh --help lists every option and exits 0', () => {
   const r = vm(['--help']);
   expect(r.status).toBe(0);
-  for (const option of ['--shell', '--no-modules', '--no-build', '--e1000', '--netdev', '--smp', '--mem', '--timeout', '--env']) {
+  for (const option of ['--shell', '--no-modules', '--no-build', '--e1000', '--netdev', '--smp', '--mem', '--timeout', '--env', '--kernel']) {
     expect(r.stdout).toContain(`  ${option}`);
   }
 });

@@ -235,6 +235,9 @@ describe('the device going away while bound', () => {
 
 describe('the module', () => {
   test('cannot be unloaded while a session is open or its ring mapped, and can be after', async () => {
+    // The project's e1000 uses fastnet (zero-copy) and holds it while loaded: out of the way first.
+    const e1000 = kmod.isModuleLoaded('e1000');
+    if (e1000) kmod.unloadModule('e1000');
     const fd = fs.openSync(fastnet.DEVICE_PATH, 'r+');
     // delete_module(O_NONBLOCK) on a module in use: EWOULDBLOCK (EAGAIN) in Linux 6.1.
     expect(() => kmod.unloadModule('fastnet')).toThrow(code('EAGAIN'));
@@ -257,6 +260,7 @@ describe('the module', () => {
     expect(fs.existsSync(fastnet.DEVICE_PATH)).toBe(false);
     kmod.loadModule('fastnet');
     expect(kmod.isModuleLoaded('fastnet')).toBe(true);
+    if (e1000) kmod.loadModule('e1000');
     using session = fastnet.open().bind(net.dev, 'drop');
     expect(await stackReceives(20)).toBe(false);
   });
@@ -308,5 +312,6 @@ describe('the module', () => {
     );
     expect(after.slab - before.slab).toBeLessThan(1024);
     expect(before.available - after.available).toBeLessThan(4096);
-  });
+    // The churn took 81-110 s under TCG on a loaded host (load average 14 on 2 cores).
+  }, 600_000);
 });

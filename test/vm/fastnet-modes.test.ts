@@ -52,6 +52,7 @@ describe('mode normal', () => {
       deliveredBytes: 0,
       dropped: 0,
       truncated: 0,
+      nicMissed: 0,
     });
     // Claimed all the same: one session per device.
     using other = fastnet.open();
@@ -75,6 +76,7 @@ describe('mode drop', () => {
       deliveredBytes: 0,
       dropped: 0,
       truncated: 0,
+      nicMissed: 0,
     });
     expect(await receiver.settle(1, 300)).toBe(0);
     const udpAfter = udpCounters();

@@ -22,9 +22,10 @@
 #define FASTNET_MODE_READ	2	/* bounded queue, one frame per read() */
 #define FASTNET_MODE_RING	3	/* frames copied into an mmap-ed ring */
 /*
- * Reserved for the e1000 zero-copy mode: the NIC DMAs frames straight into
- * the ring's slots, same layout as FASTNET_MODE_RING. Refused with
- * EOPNOTSUPP until a driver provides it.
+ * Zero-copy: the NIC DMAs frames straight into the ring's slots, same
+ * layout as FASTNET_MODE_RING (a descriptor's data_offset names the slot
+ * its frame is in, not always slot i). EOPNOTSUPP unless the device's
+ * driver registered zero-copy operations (the project's patched e1000).
  */
 #define FASTNET_MODE_ZEROCOPY	4
 
@@ -64,7 +65,10 @@ struct fastnet_bind {
  * READ and RING it is then either delivered (queued, or published to the
  * ring) or dropped (queue or ring full, or no memory for the copy). In mode
  * DROP frames are only received. truncated counts frames delivered shorter
- * than they were (ring slot or read() buffer too small).
+ * than they were (ring slot or read() buffer too small). In mode ZEROCOPY
+ * received counts the buffers the NIC completed; dropped, those with its
+ * error bits, spanning several buffers, or oversized; missed, the frames
+ * the NIC itself dropped while it had no armed slot (its own counter).
  */
 struct fastnet_stats {
 	__u64 received;
@@ -73,7 +77,8 @@ struct fastnet_stats {
 	__u64 delivered_bytes;	/* bytes copied, after truncation */
 	__u64 dropped;
 	__u64 truncated;
-	__u64 reserved[2];
+	__u64 missed;		/* ZEROCOPY: dropped by the NIC, no slot armed */
+	__u64 reserved[1];
 };
 
 /*
@@ -146,7 +151,8 @@ struct fastnet_ring_info {
  * Binds the session. EBUSY: the session is already bound, or the device
  * already has a fastnet session or another rx_handler (bridge, bond...);
  * ENODEV: no such device; EINVAL: bad mode, flags, sizes or reserved bits;
- * EOPNOTSUPP: not an Ethernet device, or mode ZEROCOPY; EPERM: no
+ * EOPNOTSUPP: not an Ethernet device, or mode ZEROCOPY on a device whose
+ * driver has no zero-copy support; EPERM: no
  * CAP_NET_RAW.
  */
 #define FASTNET_BIND		_IOW(FASTNET_IOC_MAGIC, 1, struct fastnet_bind)

@@ -1,0 +1,152 @@
+// Frames from the host into the guest's e1000, for fastnet's zero-copy mode.
+// `qemu/vm.sh --traffic` starts qemu/framegen on the host, at the other end
+// of the e1000's QEMU socket backend (loopback UDP), and tells the guest
+// where to reach it: $KMODLAB_TRAFFIC, a folder of the run in out/, which
+// the guest shares with the host read-write over 9p. A request is a file
+// renamed into place; framegen sends the frames, paced on its own clock,
+// and answers with how many it sent. framegen also answers ARP and ping for
+// HOST_IP, so the guest can ping through the e1000.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+export const HOST_IP = '192.168.77.1';
+export const GUEST_IP = '192.168.77.2';
+export const GUEST_MAC = '52:54:00:12:34:56';
+/** Frame sizes framegen sends: Ethernet header to payload, FCS excluded. */
+export const FRAME_SIZE_MIN = 60;
+export const FRAME_SIZE_MAX = 1514;
+/** Where the UDP payload starts: Ethernet 14 + IPv4 20 + UDP 8. */
+export const PAYLOAD_OFFSET = 42;
+/** "KMZC", the 32-bit run id, the 64-bit sequence number; then the pattern. */
+const PAYLOAD_HEADER = 16;
+
+export interface TrafficRequest {
+  /** Bytes a frame, FRAME_SIZE_MIN to FRAME_SIZE_MAX. */
+  size: number;
+  /** Frames to send. */
+  count: number;
+  /** Frames a second, paced by the host; 0 sends as fast as it can (which starves QEMU). */
+  rate: number;
+}
+
+export interface TrafficResult {
+  /** The request's id: in every frame's payload. */
+  id: number;
+  sent: number;
+  /**
+   * Frames the host kernel dropped at QEMU's socket meanwhile: QEMU stops
+   * reading it while the e1000 has no free receive buffer, so these are the
+   * frames the NIC could not take.
+   */
+  hostDropped: number;
+  seconds: number;
+}
+
+function stateError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_INVALID_STATE' });
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw Object.assign(
+      new RangeError(`The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${String(value)}`),
+      { code: 'ERR_OUT_OF_RANGE' },
+    );
+  }
+  return value;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The host's frame generator, as the guest sees it. */
+export class HostTraffic {
+  readonly dir: string;
+  #nextId: number;
+
+  /** Whether this guest was booted with `--traffic`. */
+  static available(): boolean {
+    return Boolean(process.env.KMODLAB_TRAFFIC);
+  }
+
+  constructor(dir = process.env.KMODLAB_TRAFFIC) {
+    if (!dir) throw stateError('No host traffic: boot the guest with `qemu/vm.sh --traffic`');
+    this.dir = path.resolve(dir);
+    // Ids differ from one process to the next, so a late answer is never taken for ours.
+    this.#nextId = (process.pid * 1000 + (Date.now() % 1000)) % 0x7fffffff;
+  }
+
+  /** Sends `count` frames of `size` bytes at `rate` frames a second; resolves when all are sent. */
+  async send(request: TrafficRequest): Promise<TrafficResult> {
+    const size = checkInteger('size', request.size, FRAME_SIZE_MIN, FRAME_SIZE_MAX);
+    const count = checkInteger('count', request.count, 0, 2 ** 40);
+    const rate = checkInteger('rate', request.rate, 0, 10_000_000);
+    const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
+    const response = path.join(this.dir, 'response');
+    fs.rmSync(response, { force: true });
+    fs.writeFileSync(path.join(this.dir, 'request.tmp'), `${id} ${size} ${count} ${rate}\n`);
+    fs.renameSync(path.join(this.dir, 'request.tmp'), path.join(this.dir, 'request'));
+
+    const deadline = Date.now() + 30_000 + (rate ? (3000 * count) / rate : count / 10);
+    while (Date.now() < deadline) {
+      await sleep(25);
+      let text: string;
+      try {
+        text = fs.readFileSync(response, 'utf8');
+      } catch {
+        continue;
+      }
+      const [answerId, sent, hostDropped, ns] = text.trim().split(/\s+/).map(Number);
+      if (answerId !== id) continue;
+      return { id, sent, hostDropped, seconds: ns / 1e9 };
+    }
+    throw Object.assign(new Error(`framegen did not answer request ${id} in ${this.dir}`), { code: 'ETIMEDOUT' });
+  }
+
+  /** Ends the current send early. */
+  stop(): void {
+    fs.writeFileSync(path.join(this.dir, 'stop'), '');
+  }
+}
+
+/** Addresses the e1000 (by default eth0) for HOST_IP and waits for its link. */
+export async function setupGuestLink(dev = 'eth0', timeoutMs = 20_000): Promise<void> {
+  // No IPv6: the device sends nothing the test did not ask for.
+  fs.writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, '1');
+  execFileSync('ip', ['addr', 'replace', `${GUEST_IP}/24`, 'dev', dev]);
+  execFileSync('ip', ['link', 'set', dev, 'up']);
+  await waitForCarrier(dev, timeoutMs);
+}
+
+/** Waits for the device's link (the e1000's watchdog reports it within seconds of up). */
+export async function waitForCarrier(dev = 'eth0', timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (fs.readFileSync(`/sys/class/net/${dev}/carrier`, 'utf8').trim() === '1') return;
+    } catch {
+      // EINVAL while the device is down.
+    }
+    if (Date.now() > deadline) throw stateError(`${dev} has no link after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** A framegen frame's run id and sequence number, or null if it is not one. */
+export function decodeFrame(frame: Buffer): { id: number; seq: number } | null {
+  if (frame.length < PAYLOAD_OFFSET + PAYLOAD_HEADER || frame.toString('latin1', PAYLOAD_OFFSET, PAYLOAD_OFFSET + 4) !== 'KMZC') {
+    return null;
+  }
+  return {
+    id: frame.readUInt32LE(PAYLOAD_OFFSET + 4),
+    seq: Number(frame.readBigUInt64LE(PAYLOAD_OFFSET + 8)),
+  };
+}
+
+/** Whether a frame's payload after its header is exactly the pattern of its sequence number. */
+export function framePatternIntact(frame: Buffer, seq: number): boolean {
+  for (let k = PAYLOAD_OFFSET + PAYLOAD_HEADER; k < frame.length; k++) {
+    if (frame[k] !== ((seq + k) & 0xff)) return false;
+  }
+  return true;
+}
