@@ -8,11 +8,18 @@
  * fastnet_dev. A device has at most one session, a session at most one
  * device, for its whole life.
  *
- * Locking: session->lock serializes bind and mmap; RTNL protects the list
- * of bound devices and each binding's device pointer, so that bind, close
- * and the netdevice notifier (which runs under RTNL) agree on who detaches.
- * Lock order: session->lock, then RTNL. A binding is freed only at
- * release(); the notifier only detaches it and marks it dead.
+ * Locking: session->bind_lock serializes binds of one session; RTNL
+ * protects the list of bound devices and each binding's device pointer, so
+ * that bind, close and the netdevice notifier (which runs under RTNL) agree
+ * on who detaches. A binding is freed only at release(); the notifier only
+ * detaches it and marks it dead.
+ *
+ * Lock order: bind_lock, then RTNL. mmap() runs under the caller's
+ * mmap_lock and takes neither: the binding it maps is published once,
+ * complete, by a store-release, and lives until release(). Any lock that
+ * mmap() took and bind held across RTNL would close a cycle, because
+ * SIOCGIFCONF holds RTNL across a copy_to_user() that faults, which takes
+ * the mmap_lock: mmap_lock -> bind_lock -> RTNL -> mmap_lock.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -36,7 +43,7 @@
 #include "fastnet.h"
 
 struct fastnet_session {
-	struct mutex lock;		/* bind and mmap */
+	struct mutex bind_lock;		/* one bind at a time; never in mmap */
 	struct mutex read_lock;		/* read() and the last frame's info */
 	wait_queue_head_t wq;		/* readers and pollers */
 	struct fastnet_dev *fdev;	/* set once, by bind; see fastnet_get */
@@ -204,15 +211,11 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 	}
 }
 
-static int fastnet_attach(struct fastnet_dev *fdev, const char *ifname)
+static int fastnet_attach(struct fastnet_dev *fdev, struct net *net,
+			  const char *ifname)
 {
-	struct net *net = current->nsproxy->net_ns;
 	struct net_device *dev;
 	int ret;
-
-	/* Seeing every frame of a device is what CAP_NET_RAW guards. */
-	if (!ns_capable(net->user_ns, CAP_NET_RAW))
-		return -EPERM;
 
 	rtnl_lock();
 	dev = __dev_get_by_name(net, ifname);
@@ -252,6 +255,7 @@ out:
 static long fastnet_bind(struct fastnet_session *s,
 			 struct fastnet_bind __user *ureq)
 {
+	struct net *net = current->nsproxy->net_ns;
 	struct fastnet_dev *fdev;
 	struct fastnet_bind req;
 	long ret;
@@ -261,8 +265,14 @@ static long fastnet_bind(struct fastnet_session *s,
 	ret = fastnet_check_bind(&req);
 	if (ret)
 		return ret;
+	/*
+	 * Seeing every frame of a device is what CAP_NET_RAW guards; checked
+	 * before a ring of up to FASTNET_RING_DATA_MAX bytes is allocated.
+	 */
+	if (!ns_capable(net->user_ns, CAP_NET_RAW))
+		return -EPERM;
 
-	mutex_lock(&s->lock);
+	mutex_lock(&s->bind_lock);
 	fdev = s->fdev;
 	if (fdev) {
 		ret = READ_ONCE(fdev->dead) ? -ENODEV : -EBUSY;
@@ -273,7 +283,7 @@ static long fastnet_bind(struct fastnet_session *s,
 		ret = PTR_ERR(fdev);
 		goto out;
 	}
-	ret = fastnet_attach(fdev, req.ifname);
+	ret = fastnet_attach(fdev, net, req.ifname);
 	if (ret) {
 		fastnet_dev_free(fdev);
 		goto out;
@@ -281,7 +291,7 @@ static long fastnet_bind(struct fastnet_session *s,
 	/* Everything about the binding is set before readers can see it. */
 	smp_store_release(&s->fdev, fdev);
 out:
-	mutex_unlock(&s->lock);
+	mutex_unlock(&s->bind_lock);
 	return ret;
 }
 
@@ -479,22 +489,21 @@ static __poll_t fastnet_poll(struct file *file, poll_table *wait)
 	}
 }
 
+/*
+ * Lock-free (see the lock order at the top): a bind still in progress is
+ * not bound yet (ENOTCONN), and the ring, once published, stays until
+ * release(), which cannot run while mmap() holds the file.
+ */
 static int fastnet_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct fastnet_session *s = file->private_data;
-	struct fastnet_dev *fdev;
-	int ret;
+	struct fastnet_dev *fdev = fastnet_get_live(s);
 
-	mutex_lock(&s->lock);
-	fdev = fastnet_get_live(s);
 	if (IS_ERR(fdev))
-		ret = PTR_ERR(fdev);
-	else if (!fdev->ring)
-		ret = -EINVAL;
-	else
-		ret = fastnet_ring_mmap(fdev->ring, vma);
-	mutex_unlock(&s->lock);
-	return ret;
+		return PTR_ERR(fdev);
+	if (!fdev->ring)	/* modes ring and zerocopy have one */
+		return -EINVAL;
+	return fastnet_ring_mmap(fdev->ring, vma);
 }
 
 static int fastnet_open(struct inode *inode, struct file *file)
@@ -504,7 +513,7 @@ static int fastnet_open(struct inode *inode, struct file *file)
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
-	mutex_init(&s->lock);
+	mutex_init(&s->bind_lock);
 	mutex_init(&s->read_lock);
 	init_waitqueue_head(&s->wq);
 	file->private_data = s;
@@ -526,7 +535,7 @@ static int fastnet_release(struct inode *inode, struct file *file)
 		fastnet_dev_free(fdev);
 	}
 	mutex_destroy(&s->read_lock);
-	mutex_destroy(&s->lock);
+	mutex_destroy(&s->bind_lock);
 	kfree(s);
 	return 0;
 }

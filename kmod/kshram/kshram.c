@@ -336,6 +336,9 @@ static long kshram_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		mutex_unlock(&slot->lock);
 		return ret;
 	case KSHRAM_SETSIZE:
+		/* Resizing zeroes data: as write() does, it needs FMODE_WRITE. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EBADF;
 		return kshram_setsize(slot, arg);
 	default:
 		return -ENOTTY;

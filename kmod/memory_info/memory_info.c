@@ -26,6 +26,7 @@
 #include <linux/hash.h>
 #include <linux/hashtable.h>
 #include <linux/highmem.h>
+#include <linux/hugetlb_inline.h>
 #include <linux/jhash.h>
 #include <linux/list.h>
 #include <linux/magic.h>
@@ -358,6 +359,25 @@ static int mi_walk_vma(struct mi_walk *w, struct vm_area_struct *vma)
 }
 
 /*
+ * A hugetlb VMA's page tables: a PMD table shared between processes (PMD
+ * sharing) can be unshared and freed under the mmap lock of another
+ * process, but never without the file's i_mmap_rwsem held for writing
+ * (huge_pmd_unshare()). Holding it for reading keeps the tables walked
+ * here; hugetlb_vma_lock_read() would do too, but modules cannot call it.
+ * Lock order: mmap_lock, i_mmap_rwsem, then the page-table lock.
+ */
+static int mi_walk_hugetlb_vma(struct mi_walk *w, struct vm_area_struct *vma)
+{
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	int ret;
+
+	i_mmap_lock_read(mapping);
+	ret = mi_walk_vma(w, vma);
+	i_mmap_unlock_read(mapping);
+	return ret;
+}
+
+/*
  * Walks every VMA of @mm. With @pages NULL, adds up total and valid pages;
  * otherwise collects the valid pages of the compared VMAs into @pages.
  */
@@ -379,7 +399,10 @@ static int mi_walk_mm(struct mm_struct *mm, unsigned long *total,
 		} else {
 			*total += vma_pages(vma);
 		}
-		ret = mi_walk_vma(&w, vma);
+		if (is_vm_hugetlb_page(vma))
+			ret = mi_walk_hugetlb_vma(&w, vma);
+		else
+			ret = mi_walk_vma(&w, vma);
 		if (ret)
 			break;
 	}
@@ -664,33 +687,45 @@ static int mi_table_add(struct mi_table *table, struct task_struct *task)
 	struct pid *pid;
 	int ret;
 
+	/*
+	 * The pid first: once the task is reaped it has none (and would be
+	 * listed as pid 0), while a reference taken before keeps its number.
+	 */
+	pid = get_task_pid(task, PIDTYPE_PID);
+	if (!pid)
+		return 0;	/* reaped */
 	mm = mi_process_mm(task);
-	if (!mm)
+	if (!mm) {
+		put_pid(pid);
 		return 0;	/* a kernel thread, or exited */
+	}
 	ret = mi_walk_mm(mm, &total, &valid, NULL);
 	mmput(mm);
 	if (ret)
-		return ret;
+		goto err_pid;
 
 	get_task_comm(comm, task);
 	e = mi_table_find(table, comm);
 	if (!e) {
 		e = kzalloc(sizeof(*e), GFP_KERNEL);
-		if (!e)
-			return -ENOMEM;
+		if (!e) {
+			ret = -ENOMEM;
+			goto err_pid;
+		}
 		strscpy(e->name, comm, sizeof(e->name));
 		list_add_tail(&e->node, &table->names);
 		hash_add(table->by_name, &e->hnode, mi_name_hash(e->name));
 	}
-	pid = get_task_pid(task, PIDTYPE_PID);
 	ret = mi_name_add_pid(e, pid);
-	if (ret) {
-		put_pid(pid);
-		return ret;
-	}
+	if (ret)
+		goto err_pid;
 	e->total += total;
 	e->valid += valid;
 	return 0;
+
+err_pid:
+	put_pid(pid);
+	return ret;
 }
 
 /*
@@ -899,7 +934,8 @@ static ssize_t mi_proc_write(struct file *file, const char __user *ubuf,
 	if (ret) {
 		mi_result = MI_RESULT_ERROR;
 		mi_result_err = ret;
-		pr_err("%s: [ERROR]: %s\n", what, mi_strerror(ret));
+		/* Any user of the file can fail commands: never flood the log. */
+		pr_err_ratelimited("%s: [ERROR]: %s\n", what, mi_strerror(ret));
 	}
 	mutex_unlock(&mi_lock);
 	return ret ? ret : count;

@@ -139,6 +139,29 @@ describe('bind refuses', () => {
     const allowed = spawnSync(FASTNET_BIND, [net.dev, '1'], { input: '', encoding: 'utf8' });
     expect(allowed.stdout).toBe('bound\n');
   });
+
+  test('without CAP_NET_RAW, a ring bind is refused before its 128 MiB are allocated', () => {
+    // Pages handed out by the page allocator, all zones.
+    const pgalloc = () =>
+      fs
+        .readFileSync('/proc/vmstat', 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('pgalloc_'))
+        .reduce((sum, line) => sum + Number(line.split(' ')[1]), 0);
+    const ring = [net.dev, String(uapi.MODE_RING), '65536', '2048'];
+    const ringPages = (65536 * 2048) / 4096;
+    let before = pgalloc();
+    const refused = spawnSync('setpriv', ['--bounding-set=-net_raw', FASTNET_BIND, ...ring], { input: '', encoding: 'utf8' });
+    const refusedPages = pgalloc() - before;
+    before = pgalloc();
+    const allowed = spawnSync(FASTNET_BIND, ring, { input: '', encoding: 'utf8' });
+    const allowedPages = pgalloc() - before;
+    expect(refused.stdout).toBe(`error ${1 /* EPERM */}\n`);
+    expect(allowed.stdout).toBe('bound\n');
+    // The count sees a ring being allocated; the refusal allocated none of it.
+    expect(allowedPages).toBeGreaterThanOrEqual(ringPages);
+    expect(refusedPages).toBeLessThan(ringPages / 4);
+  });
 });
 
 describe('another rx_handler on the device', () => {

@@ -99,6 +99,25 @@ describe('resizing', () => {
     expect(again.read(9, 2 * MiB - 9).toString()).toBe('persisted');
   });
 
+  test('SETSIZE through a read-only descriptor is EBADF, as write() is, and changes nothing', () => {
+    using slot = new KshramSlot(3);
+    slot.resize(2 * MiB);
+    slot.write(Buffer.from('kept'), 0);
+    const fd = fs.openSync(slotPath(3), 'r');
+    try {
+      expect(() => native.ioctl(fd, native.kshram.SETSIZE, MiB, slotPath(3))).toThrow(
+        expect.objectContaining({ code: 'EBADF', errno: -9, syscall: 'ioctl', path: slotPath(3) }),
+      );
+      expect(() => fs.writeSync(fd, 'x')).toThrow(expect.objectContaining({ code: 'EBADF' }));
+      // GETSIZE still works read-only.
+      expect(native.ioctl(fd, native.kshram.GETSIZE, 0, slotPath(3))).toBe(2 * MiB);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(slot.size).toBe(2 * MiB);
+    expect(slot.read(4, 0).toString()).toBe('kept');
+  });
+
   test('an unknown ioctl is ENOTTY', () => {
     using slot = new KshramSlot(0);
     expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE + 7, 0, slot.path)).toThrow(
