@@ -432,7 +432,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return uapi.poll(this.fd, timeoutMs, this.path);
   }
 
-  /** poll(2) on a worker thread: revents, or 0 on timeout or close(). */
+  /** Waits for frames on the event loop: revents, or 0 on timeout or close(). */
   async waitAsync(timeoutMs = -1): Promise<number> {
     const waker = this.#addWaker();
     try {
@@ -443,8 +443,8 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   }
 
   /**
-   * Batches of frames as they come (modes read and ring), waiting on a worker
-   * thread between them. Ends when the session is closed or `signal` aborts;
+   * Batches of frames as they come (modes read and ring), waiting on the
+   * event loop between them. Ends when the session is closed or `signal` aborts;
    * throws ENODEV when the device goes away (after the frames it left).
    */
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
@@ -513,7 +513,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
 
   #removeWaker(waker: number): void {
     this.#wakers.delete(waker);
-    fs.closeSync(waker);
+    uapi.closeWaker(waker);
   }
 
   /** After POLLHUP: the kernel's own ENODEV, from an ioctl that reports it. */
