@@ -586,6 +586,65 @@ describe('concurrency', () => {
   });
 });
 
+describe('concurrency, exactly', () => {
+  test('every read, whole or 7 bytes at a time, equals one complete result: never a mix of two', async () => {
+    await hold({ name: 'mi-exact', labels: { A: 20, B: 20 }, unique: 20 });
+    reset();
+    // Commands whose results stay put until the next RESET or DEL (searches
+    // are kept), so that each has exactly one complete text: take them all
+    // once, then have writers cycle through them while readers read.
+    const commands = ['ALL', 'FILTER|mi-exact', 'FILTER|init', 'garbage', 'FILTER|mi-none'];
+    const results = new Set<string>();
+    for (const cmd of commands) {
+      try {
+        command(cmd);
+      } catch {
+        // A refusal: its result is the [ERROR] text.
+      }
+      results.add(readResult());
+    }
+    expect(results.size).toBe(commands.length);
+    const dir = fs.mkdtempSync('/tmp/mi-exact-');
+    const script = `
+      end=$((SECONDS + 6))
+      case $1 in
+      reader) i=0; while [ $SECONDS -lt $end ]; do cat ${PROC_PATH} >"$2/read.$$.$i"; i=$((i + 1)); done; exit 0 ;;
+      tiny) i=0; while [ $SECONDS -lt $end ]; do dd if=${PROC_PATH} of="$2/tiny.$$.$i" bs=7 status=none; i=$((i + 1)); done; exit 0 ;;
+      esac
+      cmds=(${commands.map((c) => `'${c}'`).join(' ')})
+      i=$2
+      while [ $SECONDS -lt $end ]; do
+        echo "\${cmds[$((i % \${#cmds[@]}))]}" >${PROC_PATH} 2>/dev/null
+        i=$((i + 1))
+      done
+      exit 0`;
+    const roles: [string, string][] = [['writer', '0'], ['writer', '2'], ['reader', dir], ['tiny', dir], ['tiny', dir]];
+    const codes = await Promise.all(
+      roles.map(
+        ([role, arg]) =>
+          new Promise<number | null>((resolve, reject) => {
+            const child = spawn('bash', ['-c', script, 'bash', role, arg], { stdio: 'inherit' });
+            child.once('error', reject);
+            child.once('exit', (code) => resolve(code));
+          }),
+      ),
+    );
+    expect(codes).toEqual(roles.map(() => 0));
+    const files = fs.readdirSync(dir);
+    expect(files.filter((f) => f.startsWith('tiny')).length).toBeGreaterThan(5);
+    const seen = new Set<string>();
+    const strays = files.filter((file) => {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      seen.add(text);
+      return !results.has(text);
+    });
+    expect(strays).toEqual([]);
+    // The readers saw the writers at work, not one result throughout.
+    expect(seen.size).toBeGreaterThan(1);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
 describe('resources', () => {
   test("every page reference is dropped: a holder's memory comes back when it exits", async () => {
     // 20,000 pages written, 80 MiB: the searches below take a reference on each, twice.
