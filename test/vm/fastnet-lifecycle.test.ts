@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as fastnet from '../../lib/fastnet';
 import * as kmod from '../../lib/kmod';
 import { native } from '../../lib/native';
-import { VethPair, ip, modprobe } from '../../lib/traffic';
+import { Namespace, VethPair, ip, modprobe } from '../../lib/traffic';
 import { Topology, UdpReceiver } from './fastnet-net';
 import { memorySnapshot, settleMemory, slabGrowth, slabObjects } from './meminfo';
 
@@ -158,6 +158,32 @@ describe('another rx_handler on the device', () => {
   });
 });
 
+describe('other rx_handlers: bond and macvlan', () => {
+  test('a bond slave and a macvlan lower device cannot be bound (EBUSY); free again, they can', () => {
+    modprobe('bonding');
+    modprobe('macvlan');
+    using lower = new VethPair('fnv0', 'fnv1');
+    ip('link', 'add', 'fnmv0', 'link', lower.name, 'type', 'macvlan');
+    try {
+      using session = fastnet.open();
+      expect(() => session.bind(lower.name, 'drop')).toThrow(code('EBUSY'));
+    } finally {
+      ip('link', 'del', 'fnmv0');
+    }
+    ip('link', 'add', 'fnbo0', 'type', 'bond');
+    try {
+      ip('link', 'set', lower.name, 'down');
+      ip('link', 'set', lower.name, 'master', 'fnbo0');
+      using session = fastnet.open();
+      expect(() => session.bind(lower.name, 'ring', { slots: 64 })).toThrow(code('EBUSY'));
+      ip('link', 'set', lower.name, 'nomaster');
+      session.bind(lower.name, 'drop');
+    } finally {
+      ip('link', 'del', 'fnbo0');
+    }
+  });
+});
+
 describe('giving the device back', () => {
   test('close() restores mode normal', async () => {
     const session = fastnet.open().bind(net.dev, 'drop');
@@ -255,6 +281,24 @@ describe('the device going away while bound', () => {
     // The mapping made before is still the ring's memory.
     expect(ringSession.ring.zone.readUInt32LE(0)).toBe(uapi.RING_MAGIC);
     expect(ringSession.ring.drain().count).toBe(0);
+  });
+
+  test('a device moved to another namespace is gone for the session: ENODEV, EPOLLERR | EPOLLHUP', async () => {
+    using ns = new Namespace('fnmove');
+    const dev = new VethPair('fnn0', 'fnn1');
+    try {
+      using session = fastnet.open().bind(dev.name, 'read');
+      const reading = session.batches().next();
+      ip('link', 'set', dev.name, 'netns', ns.name);
+      expect(fs.existsSync('/sys/class/net/fnn0')).toBe(false);
+      await expect(reading).rejects.toMatchObject({ code: 'ENODEV' });
+      expect(session.wait(0)).toBe(uapi.POLLERR | uapi.POLLHUP);
+      expect(() => session.stats()).toThrow(code('ENODEV'));
+      // The device lives on there, with its rx_handler released.
+      expect(ns.exec('ip', 'link', 'show', 'fnn0')).toMatch(/fnn0/);
+    } finally {
+      ip('link', 'del', 'fnn1');
+    }
   });
 
   test('an iteration gets the frames published before the device went away, then ENODEV', async () => {

@@ -3,6 +3,7 @@
 // and concurrent use by several processes.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { isModuleLoaded, loadModule, reloadModule, unloadModule } from '../../lib/kmod';
 import { DEFAULT_SLOT_SIZE, KshramSlot, MAX_SLOT_SIZE, SLOT_COUNT, readProcTable, slotPath } from '../../lib/kshram';
@@ -10,6 +11,7 @@ import { native } from '../../lib/native';
 import { memorySnapshot } from './meminfo';
 
 const MiB = 1 << 20;
+const MMAP_FLAGS = path.join(__dirname, '..', '..', 'out', 'bin', 'mmap-flags');
 // Child processes use the compiled API (dist/), built by qemu/setup.sh.
 const DIST = `${process.cwd()}/dist`;
 
@@ -135,6 +137,29 @@ describe('mmap', () => {
     );
     expect(seen).toBe('from parent');
     expect(mapping.buffer.subarray(100, 110).toString()).toBe('from child');
+  });
+
+  test('a private mapping is refused with EINVAL: the slot is only ever shared', () => {
+    using slot = new KshramSlot(3);
+    // The helper gets the slot's descriptor as its fd 3.
+    const run = spawnSync(MMAP_FLAGS, ['3', '4096'], { stdio: ['ignore', 'pipe', 'pipe', slot.fd], encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const results = run.stdout.trim().split('\n');
+    expect(results.filter((line) => !line.startsWith('shared-rx'))).toEqual([
+      'shared-r ok',
+      'private-r EINVAL',
+      'private-rw EINVAL',
+    ]);
+  });
+
+  test('ioctl passes a BigInt by value: SETSIZE with 8192n', () => {
+    using slot = new KshramSlot(4);
+    expect(native.ioctl(slot.fd, native.kshram.SETSIZE, 8192n, slot.path)).toBe(0);
+    expect(slot.size).toBe(8192);
+    expect(native.ioctl(slot.fd, native.kshram.GETSIZE, 0n, slot.path)).toBe(8192);
+    expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE, 2n ** 64n, slot.path)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
   });
 
   test('mapping past the slot\'s size is refused with EINVAL', () => {
