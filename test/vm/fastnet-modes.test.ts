@@ -21,6 +21,7 @@ import {
 
 const uapi = native.fastnet;
 const MMAP_FLAGS = path.join(__dirname, '..', '..', 'out', 'bin', 'mmap-flags');
+const READ_LEN = path.join(__dirname, '..', '..', 'out', 'bin', 'read-len');
 
 let net: Topology;
 let receiver: UdpReceiver;
@@ -169,6 +170,21 @@ describe('mode read', () => {
     const counts = session.readCount(256, { snapLength: 20, countIPv4: true });
     expect(counts).toEqual({ packets: 50, bytes: 50 * 20, ipv4: 50, truncated: 50 });
     expect(session.stats()).toMatchObject({ delivered: 50, truncated: 50 });
+  });
+
+  test('a zero-length read() returns 0 and consumes nothing', () => {
+    using session = fastnet.open().bind(net.dev, 'read');
+    net.inject(3, 64);
+    // read(2) itself, from a helper given the session as its fd 3.
+    const readLength = (length: number) =>
+      spawnSync(READ_LEN, ['3', String(length)], { stdio: ['ignore', 'pipe', 'inherit', session.fd], encoding: 'utf8' })
+        .stdout.trim();
+    expect(readLength(0)).toBe('0');
+    expect(readLength(0)).toBe('0');
+    expect(session.readBatch(16).count).toBe(3);
+    expect(readLength(0)).toBe('0');
+    expect(readLength(64)).toBe('EAGAIN');
+    expect(session.stats()).toMatchObject({ delivered: 3, truncated: 0 });
   });
 
   test('non-blocking: EAGAIN when nothing is queued; blocking: read() waits for a frame', async () => {
