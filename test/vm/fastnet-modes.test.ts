@@ -182,7 +182,6 @@ describe('mode read', () => {
     expect(readLength(0)).toBe('0');
     expect(readLength(0)).toBe('0');
     expect(session.readBatch(16).count).toBe(3);
-    expect(readLength(0)).toBe('0');
     expect(readLength(64)).toBe('EAGAIN');
     expect(session.stats()).toMatchObject({ delivered: 3, truncated: 0 });
   });
