@@ -130,17 +130,17 @@ class Wait {
   }
 
  private:
+  // libuv reports POLLERR as UV_EBADF (and stops the handle): the exact
+  // revents (POLLERR | POLLHUP when the device went away) come from poll(2)
+  // itself. If another reader took the frame meanwhile, keep waiting.
   static void OnPoll(uv_poll_t* handle, int status, int) {
     Wait* wait = static_cast<Wait*>(handle->data);
-    if (status < 0) {
-      wait->Finish(false, 0, -status);
-      return;
-    }
-    // The exact revents (POLLERR, POLLHUP) come from poll(2) itself; if
-    // another reader took the frame meanwhile, keep waiting.
     struct pollfd p = {wait->fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0)
+    int n = ::poll(&p, 1, 0);
+    if (n > 0 && !(p.revents & POLLNVAL))
       wait->Finish(false, p.revents, 0);
+    else if (status < 0 || (n > 0 && (p.revents & POLLNVAL)))
+      wait->Finish(false, 0, status < 0 ? -status : EBADF);
   }
 
   static void OnTimer(uv_timer_t* handle) {

@@ -182,6 +182,22 @@ describe('waiting', () => {
     fs.closeSync(write);
   });
 
+  // A device that goes away makes fastnet report POLLERR | POLLHUP; a pipe
+  // does the same for its ends: the wait resolves with them, as poll(2) says.
+  test('an error or hang-up on the descriptor resolves with its revents', async () => {
+    const writerGone = fifo();
+    const readerGone = fifo();
+    const waker = uapi.createWaker();
+    const hangUp = uapi.pollAsync(writerGone.read, waker, 10_000);
+    const error = uapi.pollAsync(readerGone.write, waker, 10_000);
+    fs.closeSync(writerGone.write);
+    fs.closeSync(readerGone.read);
+    expect((await hangUp) & uapi.POLLHUP).toBe(uapi.POLLHUP);
+    expect((await error) & uapi.POLLERR).toBe(uapi.POLLERR);
+    uapi.closeWaker(waker);
+    [writerGone.read, readerGone.write].forEach((fd) => fs.closeSync(fd));
+  });
+
   const openFds = () => fs.readdirSync('/proc/self/fd').length;
 
   test('wake() releases the descriptors of pending waits at once, not on a later turn', async () => {

@@ -394,10 +394,13 @@ describe('the module', () => {
         `(with per-CPU free pages and own memory ${before.available} -> ${after.available} KiB); ` +
         `slab caches grown by 20+ objects: ${JSON.stringify(grown)}`,
     );
-    // Per cache: an object leaked per session (600), per ring, queue or
-    // drop session (200 each) shows as that many objects in one cache,
-    // whatever its size; what other work leaves is a few dozen.
-    expect(Object.entries(grown).filter(([, objects]) => objects >= 150)).toEqual([]);
+    // The module's own caches: its allocations are memcg-accounted
+    // (kmalloc-cg-*), and frames are skbs. An object leaked per session
+    // (600), or per ring, queue or drop session (200 each), shows as that
+    // many objects in one cache, whatever its size; measured: none of them
+    // grows by 20. (Other caches move with the child's files and inodes.)
+    const own = Object.entries(grown).filter(([name]) => /^(kmalloc-cg-|skbuff_)/.test(name));
+    expect(own.filter(([, objects]) => objects >= 100)).toEqual([]);
     expect(after.slab - before.slab).toBeLessThan(1024);
     expect(before.available - after.available).toBeLessThan(4096);
   });
