@@ -497,7 +497,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return uapi.poll(this.fd, timeoutMs, this.path);
   }
 
-  /** poll(2) on a worker thread, up to `timeoutMs` milliseconds (default -1: no limit): revents, or 0 on timeout or close(). */
+  /** Waits on the event loop (no thread-pool thread) up to `timeoutMs` milliseconds (default -1: no limit): revents, or 0 on timeout or close(). */
   async waitAsync(timeoutMs = -1): Promise<number> {
     this.#requireMode('waitAsync()');
     const waker = this.#addWaker();
@@ -509,10 +509,10 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   }
 
   /**
-   * Batches of frames as they come (modes read and ring), waiting on a worker
-   * thread between them. Ends when the session is closed or `signal` aborts
-   * (no error); throws ENODEV when the device goes away (after the frames it
-   * left), ERR_INVALID_STATE unbound or in another mode.
+   * Batches of frames as they come (modes read, ring and zerocopy), waiting on
+   * the event loop between them. Ends when the session is closed or `signal`
+   * aborts (no error); throws ENODEV when the device goes away (after the
+   * frames it left), ERR_INVALID_STATE unbound or in another mode.
    */
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
@@ -582,7 +582,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
 
   #removeWaker(waker: number): void {
     this.#wakers.delete(waker);
-    fs.closeSync(waker);
+    uapi.closeWaker(waker);
   }
 
   /** After POLLHUP: the kernel's own ENODEV, from an ioctl that reports it. */

@@ -86,13 +86,19 @@ export interface FastnetNative {
   /** Mode RING: copies up to `max` published slots out, hands them back. */
   ringCopy(zone: Uint8Array, max: number): FastnetRawBatch;
   ringState(zone: Uint8Array): { producer: number; consumer: number; pending: number };
-  /** poll(2) for POLLIN; returns revents, 0 on timeout. Blocks the thread. */
+  /** poll(2) for POLLIN; returns revents, 0 on timeout. Blocks the thread; EBADF for a negative fd. */
   poll(fd: number, timeoutMs: number, path?: string): number;
-  /** poll(2) on a worker thread; resolves with revents, 0 on timeout or when `waker` is woken. */
+  /**
+   * Waits for POLLIN on the event loop (no thread-pool thread); resolves with
+   * revents, 0 on timeout or when `waker` is woken.
+   */
   pollAsync(fd: number, waker: number, timeoutMs: number, path?: string): Promise<number>;
-  /** An eventfd for wake(); close it with fs.closeSync. */
+  /** A waker id (not a descriptor) for pollAsync(); free it with closeWaker(). */
   createWaker(): number;
+  /** Ends every pending and later pollAsync() on `waker` with 0, releasing their descriptors now. */
   wake(waker: number): void;
+  /** Wakes and frees a waker; false if it was already closed. */
+  closeWaker(waker: number): boolean;
 }
 
 /** The native side of socket, socket-mmsg, pcap and af_xdp (native/capture*.cc). */
@@ -128,13 +134,17 @@ export interface CaptureNative {
 }
 
 export interface NativeAddon {
-  /** ioctl(2); `arg` is passed by value (number, bigint) or by pointer (Buffer). */
+  /**
+   * ioctl(2); `arg` is passed by value (number, bigint) or by pointer (a view).
+   * Requests with a direction (_IOR/_IOW/_IOWR) take only a view of at least
+   * _IOC_SIZE(request) bytes.
+   */
   ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView, path?: string): number;
   /** mmap(2) with MAP_SHARED; the ArrayBuffer is backed by the mapping itself. */
   mmap(fd: number, length: number, offset: number, writable: boolean, path?: string): ArrayBuffer;
   /** munmap(2) after detaching the ArrayBuffer; false if it was already released. */
   munmap(buffer: ArrayBuffer): boolean;
-  /** finit_module(2): loads the module file open at `fd` with `params`. */
+  /** finit_module(2): loads the module file open at `fd` with `params` (a string). */
   finitModule(fd: number, params: string, path?: string): void;
   /** delete_module(2) with O_NONBLOCK: EBUSY at once while the module is in use. */
   deleteModule(name: string): void;

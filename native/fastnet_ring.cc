@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <vector>
 
 #include "addon.h"
 #include "errno_error.h"
@@ -20,6 +21,19 @@ static_assert(offsetof(struct fastnet_ring_header, producer) % 64 == 0,
               "producer has its own cache line");
 static_assert(offsetof(struct fastnet_ring_header, consumer) % 64 == 0,
               "consumer has its own cache line");
+
+// Any JavaScript code can write to the zone (it is mapped writable), so every
+// shared field is read once into a local copy, and bounds are checked on the
+// copy without sums that could wrap.
+template <typename T>
+T Once(const T& shared) {
+  return __atomic_load_n(&shared, __ATOMIC_RELAXED);
+}
+
+// Is [offset, offset + length) inside a zone of size bytes?
+bool Inside(uint64_t offset, uint64_t length, uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
 
 // A mapped zone, checked against its own header.
 struct Ring {
@@ -42,16 +56,27 @@ Ring GetRing(const Napi::CallbackInfo& info) {
     throw FastnetError(env, "ERR_INVALID_STATE", "The ring's mapping is closed");
   ring.base = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
   ring.hdr = reinterpret_cast<struct fastnet_ring_header*>(ring.base);
-  const struct fastnet_ring_header& h = *ring.hdr;
-  bool sane = ring.size >= sizeof(h) && h.magic == FASTNET_RING_MAGIC &&
-              h.version == FASTNET_RING_VERSION && h.zone_size == ring.size &&
-              h.slots != 0 && (h.slots & (h.slots - 1)) == 0 &&
-              h.desc_offset + static_cast<uint64_t>(h.slots) * sizeof(struct fastnet_slot) <= ring.size &&
-              h.data_offset + static_cast<uint64_t>(h.slots) * h.slot_size <= ring.size;
+  // The header is aligned like the zone (a page); descriptors need 8 bytes.
+  bool sane = ring.size >= sizeof(*ring.hdr) &&
+              reinterpret_cast<uintptr_t>(ring.base) % alignof(struct fastnet_ring_header) == 0;
+  uint32_t slots = 0;
+  uint64_t desc_offset = 0;
+  if (sane) {
+    const struct fastnet_ring_header& h = *ring.hdr;
+    slots = Once(h.slots);
+    uint32_t slot_size = Once(h.slot_size);
+    desc_offset = Once(h.desc_offset);
+    uint64_t data_offset = Once(h.data_offset);
+    sane = Once(h.magic) == FASTNET_RING_MAGIC && Once(h.version) == FASTNET_RING_VERSION &&
+           Once(h.zone_size) == ring.size && slots != 0 && (slots & (slots - 1)) == 0 &&
+           desc_offset % alignof(struct fastnet_slot) == 0 &&
+           Inside(desc_offset, static_cast<uint64_t>(slots) * sizeof(struct fastnet_slot), ring.size) &&
+           Inside(data_offset, static_cast<uint64_t>(slots) * slot_size, ring.size);
+  }
   if (!sane)
     throw FastnetError(env, "ERR_FASTNET_RING", "Not a fastnet ring zone (bad header)");
-  ring.desc = reinterpret_cast<const struct fastnet_slot*>(ring.base + h.desc_offset);
-  ring.mask = h.slots - 1;
+  ring.desc = reinterpret_cast<const struct fastnet_slot*>(ring.base + desc_offset);
+  ring.mask = slots - 1;
   return ring;
 }
 
@@ -66,10 +91,16 @@ uint32_t Ready(Napi::Env env, const Ring& ring, uint32_t max, uint32_t* consumer
   return std::min(ready, max);
 }
 
-// The slot's descriptor, checked: a frame never lies outside the zone.
-const struct fastnet_slot& Slot(Napi::Env env, const Ring& ring, uint32_t index) {
-  const struct fastnet_slot& slot = ring.desc[index & ring.mask];
-  if (slot.data_offset + slot.len > ring.size || slot.len > slot.orig_len)
+// A copy of the slot's descriptor, checked: a frame never lies outside the zone.
+struct fastnet_slot Slot(Napi::Env env, const Ring& ring, uint32_t index) {
+  const struct fastnet_slot& shared = ring.desc[index & ring.mask];
+  struct fastnet_slot slot = {};
+  slot.timestamp_ns = Once(shared.timestamp_ns);
+  slot.data_offset = Once(shared.data_offset);
+  slot.len = Once(shared.len);
+  slot.orig_len = Once(shared.orig_len);
+  slot.flags = Once(shared.flags);
+  if (!Inside(slot.data_offset, slot.len, ring.size) || slot.len > slot.orig_len)
     throw FastnetError(env, "ERR_FASTNET_RING", "A ring descriptor points outside the zone");
   return slot;
 }
@@ -89,7 +120,7 @@ Napi::Value RingCount(const Napi::CallbackInfo& info) {
   uint32_t n = Ready(env, ring, max, &consumer);
   uint64_t bytes = 0, ipv4 = 0, truncated = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const struct fastnet_slot& slot = Slot(env, ring, consumer + i);
+    struct fastnet_slot slot = Slot(env, ring, consumer + i);
     bytes += slot.len;
     if (slot.flags & FASTNET_PKT_TRUNC)
       truncated++;
@@ -109,26 +140,29 @@ Napi::Value RingCopy(const Napi::CallbackInfo& info) {
   uint32_t consumer;
   uint32_t n = Ready(env, ring, max, &consumer);
 
+  // Descriptors are copied once, then sized and copied from the copies.
+  std::vector<struct fastnet_slot> slots;
+  slots.reserve(n);
   uint64_t total = 0;
-  for (uint32_t i = 0; i < n; i++)
-    total += Slot(env, ring, consumer + i).len;
+  for (uint32_t i = 0; i < n; i++) {
+    slots.push_back(Slot(env, ring, consumer + i));
+    total += slots.back().len;
+  }
 
   Napi::Buffer<uint8_t> data = Napi::Buffer<uint8_t>::New(env, total);
   Napi::Uint32Array meta = Napi::Uint32Array::New(env, static_cast<size_t>(n) * kMetaStride);
   uint64_t offset = 0;
   for (uint32_t i = 0; i < n; i++) {
-    // Read again: checked the same way, the descriptor cannot have grown.
-    const struct fastnet_slot& slot = Slot(env, ring, consumer + i);
-    uint32_t len = std::min<uint64_t>(slot.len, total - offset);
-    std::memcpy(data.Data() + offset, ring.base + slot.data_offset, len);
+    const struct fastnet_slot& slot = slots[i];
+    std::memcpy(data.Data() + offset, ring.base + slot.data_offset, slot.len);
     uint32_t* m = meta.Data() + static_cast<size_t>(i) * kMetaStride;
     m[kMetaOffset] = static_cast<uint32_t>(offset);
-    m[kMetaLength] = len;
+    m[kMetaLength] = slot.len;
     m[kMetaOrigLength] = slot.orig_len;
     m[kMetaFlags] = slot.flags;
     m[kMetaTimestampLo] = static_cast<uint32_t>(slot.timestamp_ns);
     m[kMetaTimestampHi] = static_cast<uint32_t>(slot.timestamp_ns >> 32);
-    offset += len;
+    offset += slot.len;
   }
   HandBack(ring, consumer + n);
 

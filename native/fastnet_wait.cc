@@ -1,15 +1,18 @@
-// Waiting for frames: poll(2) on a session, synchronously (benchmarks) or
-// on a libuv worker thread so the event loop keeps running (iterators). A
-// waker (an eventfd) ends an asynchronous wait early: close() and abort
-// signals use it.
+// Waiting for frames: poll(2) on a session, synchronously (benchmarks), or on
+// the event loop itself with a uv_poll_t (iterators), so that an idle wait
+// holds no thread-pool thread. A waker ends asynchronous waits early, at
+// once: close() and abort signals use it.
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
+#include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "addon.h"
 #include "errno_error.h"
@@ -19,6 +22,41 @@ namespace kmodlab {
 namespace fastnet {
 namespace {
 
+class Wait;
+
+struct Waker {
+  bool woken = false;
+  std::vector<Wait*> waits;
+};
+
+// Waits live on one event loop, so on one thread: the state is per thread
+// (the main thread, each Worker). Waker ids start far above any descriptor
+// number, so one mistaken for a descriptor fails with EBADF.
+struct WaitState {
+  std::unordered_map<int32_t, Waker> wakers;
+  int32_t next_waker = 1 << 30;
+  bool cleanup_hook = false;
+};
+thread_local WaitState state;
+
+Waker* FindWaker(int32_t id) {
+  auto it = state.wakers.find(id);
+  return it == state.wakers.end() ? nullptr : &it->second;
+}
+
+Waker& ArgWaker(const Napi::CallbackInfo& info, size_t index) {
+  int32_t id = ArgInt32(info, index, "waker");
+  Waker* waker = FindWaker(id);
+  if (waker == nullptr) {
+    Napi::Error error = Napi::TypeError::New(
+        info.Env(), "The \"waker\" argument must be a waker from createWaker() not yet closed. Received " +
+                        std::to_string(id));
+    error.Set("code", Napi::String::New(info.Env(), "ERR_INVALID_ARG_VALUE"));
+    throw error;
+  }
+  return *waker;
+}
+
 int ArgTimeout(const Napi::CallbackInfo& info, size_t index) {
   int32_t timeout = ArgInt32(info, index, "timeoutMs");
   if (timeout < -1)
@@ -26,12 +64,148 @@ int ArgTimeout(const Napi::CallbackInfo& info, size_t index) {
   return timeout;
 }
 
-// poll(fd, timeoutMs, path?) -> revents (0 on timeout).
+// One pollAsync(): a uv_poll_t on a duplicate of the session's descriptor
+// (libuv watches each descriptor number once, and JavaScript may close its
+// own), and a timer if the wait has a timeout. Finish() closes the duplicate
+// at once and settles the promise; the handles free the Wait when closed.
+class Wait {
+ public:
+  Wait(Napi::Env env, int fd, int32_t waker, std::string path)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), waker_(waker),
+        path_(std::move(path)) {
+    napi_async_init(env, nullptr, Napi::String::New(env, "fastnet.pollAsync"), &context_);
+    poll_.data = this;
+    timer_.data = this;
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  // Starts waiting; returns 0 or a libuv error.
+  int Start(uv_loop_t* loop, int timeout) {
+    // uv_poll_init makes the descriptor non-blocking, and the flag belongs
+    // to the session's open file, which may be a blocking one: put it back.
+    int flags = fcntl(fd_, F_GETFL);
+    int err = uv_poll_init(loop, &poll_, fd_);
+    if (flags >= 0 && !(flags & O_NONBLOCK))
+      fcntl(fd_, F_SETFL, flags);
+    if (err != 0)
+      return err;
+    handles_++;
+    err = uv_poll_start(&poll_, UV_READABLE | UV_DISCONNECT, OnPoll);
+    if (err != 0 || timeout < 0)
+      return err;
+    uv_timer_init(loop, &timer_);
+    handles_++;
+    return uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(timeout), 0);
+  }
+
+  // Ends the wait: from JavaScript (in_js) or from a libuv callback.
+  // The handles are stopped and the descriptor closed before the promise
+  // settles: its reactions, which may wait again, run when the callback
+  // scope closes.
+  void Finish(bool in_js, int revents, int error) {
+    Unlist();
+    CloseHandles();
+    close(fd_);
+    fd_ = -1;
+    if (in_js) {
+      Settle(revents, error);
+    } else {
+      Napi::HandleScope scope(env_);
+      Napi::CallbackScope callback_scope(env_, context_);
+      Settle(revents, error);
+    }
+    napi_async_destroy(env_, context_);
+    if (handles_ == 0)
+      delete this;
+  }
+
+  // The environment is going away: free everything, settle nothing.
+  void Abandon() {
+    CloseHandles();
+    close(fd_);
+    fd_ = -1;
+    if (handles_ == 0)
+      delete this;
+  }
+
+ private:
+  // libuv reports POLLERR as UV_EBADF (and stops the handle): the exact
+  // revents (POLLERR | POLLHUP when the device went away) come from poll(2)
+  // itself. If another reader took the frame meanwhile, keep waiting.
+  static void OnPoll(uv_poll_t* handle, int status, int) {
+    Wait* wait = static_cast<Wait*>(handle->data);
+    struct pollfd p = {wait->fd_, POLLIN, 0};
+    int n = ::poll(&p, 1, 0);
+    if (n > 0 && !(p.revents & POLLNVAL))
+      wait->Finish(false, p.revents, 0);
+    else if (status < 0 || (n > 0 && (p.revents & POLLNVAL)))
+      wait->Finish(false, 0, status < 0 ? -status : EBADF);
+  }
+
+  static void OnTimer(uv_timer_t* handle) {
+    static_cast<Wait*>(handle->data)->Finish(false, 0, 0);
+  }
+
+  static void OnClose(uv_handle_t* handle) {
+    Wait* wait = static_cast<Wait*>(handle->data);
+    if (--wait->handles_ == 0)
+      delete wait;
+  }
+
+  void Settle(int revents, int error) {
+    if (error != 0)
+      deferred_.Reject(ErrnoError(env_, error, "poll", path_.c_str()).Value());
+    else
+      deferred_.Resolve(Napi::Number::New(env_, revents));
+  }
+
+  void Unlist() {
+    Waker* waker = FindWaker(waker_);
+    if (waker != nullptr)
+      waker->waits.erase(std::remove(waker->waits.begin(), waker->waits.end(), this),
+                         waker->waits.end());
+  }
+
+  // OnClose frees the Wait when the last handle is closed, on a later turn.
+  void CloseHandles() {
+    if (handles_ >= 1)
+      uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClose);
+    if (handles_ == 2)
+      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClose);
+  }
+
+  Napi::Env env_;
+  Napi::Promise::Deferred deferred_;
+  napi_async_context context_ = nullptr;
+  uv_poll_t poll_;
+  uv_timer_t timer_;
+  int handles_ = 0;
+  int fd_;
+  int32_t waker_;
+  std::string path_;
+};
+
+void Cleanup(void*) {
+  for (auto& entry : state.wakers) {
+    std::vector<Wait*> waits;
+    waits.swap(entry.second.waits);
+    for (Wait* wait : waits)
+      wait->Abandon();
+  }
+  state.wakers.clear();
+  state.cleanup_hook = false;
+}
+
+// poll(fd, timeoutMs, path?) -> revents (0 on timeout). Blocks the thread.
 Napi::Value Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt32(info, 0, "fd");
   int timeout = ArgTimeout(info, 1);
   std::string path = ArgOptionalPath(info, 2);
+  // poll(2) skips negative descriptors: with no timeout it would never return.
+  if (fd < 0)
+    throw ErrnoError(env, EBADF, "poll", path.c_str());
   struct pollfd p = {fd, POLLIN, 0};
   int n;
   do {
@@ -39,106 +213,86 @@ Napi::Value Poll(const Napi::CallbackInfo& info) {
   } while (n < 0 && errno == EINTR);
   if (n < 0)
     ThrowErrno(env, "poll", path.c_str());
+  if (p.revents & POLLNVAL)
+    throw ErrnoError(env, EBADF, "poll", path.c_str());
   return Napi::Number::New(env, p.revents);
 }
 
-// The worker polls duplicates of the descriptors it was given, so that
-// JavaScript may close its own at any time: the session is released when
-// the last of them, the worker's, is closed.
-class PollWorker : public Napi::AsyncWorker {
- public:
-  PollWorker(Napi::Env env, int fd, int waker, int timeout, std::string path)
-      : Napi::AsyncWorker(env, "fastnet.pollAsync"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fd_(fd),
-        waker_(waker),
-        timeout_(timeout),
-        path_(std::move(path)) {}
-
-  ~PollWorker() override {
-    if (fd_ >= 0)
-      close(fd_);
-    if (waker_ >= 0)
-      close(waker_);
-  }
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    struct pollfd p[2] = {{fd_, POLLIN, 0}, {waker_, POLLIN, 0}};
-    int n;
-    do {
-      n = ::poll(p, 2, timeout_);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-      error_ = errno;
-    else
-      revents_ = p[0].revents;
-  }
-
-  void OnOK() override {
-    if (error_ != 0)
-      deferred_.Reject(ErrnoError(Env(), error_, "poll", path_.c_str()).Value());
-    else
-      deferred_.Resolve(Napi::Number::New(Env(), revents_));
-  }
-
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(error.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  int fd_;
-  int waker_;
-  int timeout_;
-  std::string path_;
-  int error_ = 0;
-  int revents_ = 0;
-};
-
 // pollAsync(fd, waker, timeoutMs, path?) -> Promise<revents>: 0 when the
-// time ran out or the waker was woken.
+// time ran out or the waker was woken. Argument errors throw; system call
+// errors reject, like fs.promises.
 Napi::Value PollAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt32(info, 0, "fd");
-  int waker = ArgInt32(info, 1, "waker");
+  Waker& waker = ArgWaker(info, 1);
+  int32_t waker_id = info[1].As<Napi::Number>().Int32Value();
   int timeout = ArgTimeout(info, 2);
   std::string path = ArgOptionalPath(info, 3);
 
-  // Argument errors throw; system call errors reject, like fs.promises.
-  int fd_copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  int waker_copy = fd_copy < 0 ? -1 : fcntl(waker, F_DUPFD_CLOEXEC, 0);
-  if (waker_copy < 0) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0 || waker.woken) {
     int err = errno;
-    if (fd_copy >= 0)
-      close(fd_copy);
     auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(ErrnoError(env, err, "dup", path.c_str()).Value());
+    if (copy < 0) {
+      deferred.Reject(ErrnoError(env, err, "dup", path.c_str()).Value());
+    } else {
+      close(copy);
+      deferred.Resolve(Napi::Number::New(env, 0));
+    }
     return deferred.Promise();
   }
-  auto* worker = new PollWorker(env, fd_copy, waker_copy, timeout, path);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    close(copy);
+    throw Napi::Error::New(env, "pollAsync: no event loop");
+  }
+  auto* wait = new Wait(env, copy, waker_id, path);
+  Napi::Promise promise = wait->Promise();
+  waker.waits.push_back(wait);
+  int err = wait->Start(loop, timeout);
+  if (err != 0)
+    wait->Finish(true, 0, -err);
   return promise;
 }
 
-// createWaker() -> fd: an eventfd that wake() makes readable for good.
+// createWaker() -> a waker id for pollAsync(); closeWaker() frees it.
 Napi::Value CreateWaker(const Napi::CallbackInfo& info) {
-  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd < 0)
-    ThrowErrno(info.Env(), "eventfd");
-  return Napi::Number::New(info.Env(), fd);
+  Napi::Env env = info.Env();
+  if (!state.cleanup_hook) {
+    napi_add_env_cleanup_hook(env, Cleanup, nullptr);
+    state.cleanup_hook = true;
+  }
+  int32_t id = state.next_waker++;
+  state.wakers.emplace(id, Waker());
+  return Napi::Number::New(env, id);
 }
 
-// wake(waker): every pending and future pollAsync() on it returns.
+// Every pending pollAsync() on the waker resolves 0 and closes its
+// descriptor now, and every later one resolves 0 at once.
+void WakeAll(Waker& waker) {
+  waker.woken = true;
+  std::vector<Wait*> waits;
+  waits.swap(waker.waits);
+  for (Wait* wait : waits)
+    wait->Finish(true, 0, 0);
+}
+
+// wake(waker).
 Napi::Value Wake(const Napi::CallbackInfo& info) {
-  int fd = ArgInt32(info, 0, "waker");
-  uint64_t one = 1;
-  if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-    ThrowErrno(info.Env(), "write");
+  WakeAll(ArgWaker(info, 0));
   return info.Env().Undefined();
+}
+
+// closeWaker(waker) -> false if it was already closed; wakes it first.
+Napi::Value CloseWaker(const Napi::CallbackInfo& info) {
+  int32_t id = ArgInt32(info, 0, "waker");
+  Waker* waker = FindWaker(id);
+  if (waker == nullptr)
+    return Napi::Boolean::New(info.Env(), false);
+  WakeAll(*waker);
+  state.wakers.erase(id);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 }  // namespace
@@ -150,6 +304,7 @@ void InitFastnetWait(Napi::Env env, Napi::Object exports) {
   f.Set("pollAsync", Napi::Function::New(env, fastnet::PollAsync, "pollAsync"));
   f.Set("createWaker", Napi::Function::New(env, fastnet::CreateWaker, "createWaker"));
   f.Set("wake", Napi::Function::New(env, fastnet::Wake, "wake"));
+  f.Set("closeWaker", Napi::Function::New(env, fastnet::CloseWaker, "closeWaker"));
 }
 
 }  // namespace kmodlab

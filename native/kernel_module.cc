@@ -15,9 +15,13 @@ namespace kmodlab {
 static Napi::Value FinitModule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgInt32(info, 0, "fd");
-  std::string params = info.Length() > 1 && info[1].IsString()
-                           ? info[1].As<Napi::String>().Utf8Value()
-                           : std::string();
+  // Absent params are none; anything but a string is a mistake, not "".
+  std::string params;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsString())
+      throw InvalidArgType(env, "The \"params\" argument must be of type string");
+    params = info[1].As<Napi::String>().Utf8Value();
+  }
   std::string path = ArgOptionalPath(info, 2);
   if (syscall(SYS_finit_module, fd, params.c_str(), 0) < 0)
     ThrowErrno(env, "finit_module", path.c_str());

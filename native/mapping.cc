@@ -29,23 +29,30 @@ std::mutex registry_lock;
 std::unordered_map<uint64_t, Region> registry;
 uint64_t next_id = 1;
 
-uint64_t Register(Region region) {
+uint64_t NewId() {
   std::lock_guard<std::mutex> guard(registry_lock);
-  uint64_t id = next_id++;
-  registry.emplace(id, region);
-  return id;
+  return next_id++;
 }
 
-// Removes and returns the region with this id (or at this address).
-bool Take(uint64_t id, void* addr, Region* out) {
+void Register(uint64_t id, Region region) {
   std::lock_guard<std::mutex> guard(registry_lock);
-  auto it = registry.begin();
-  if (id != 0) {
-    it = registry.find(id);
-  } else {
-    while (it != registry.end() && it->second.addr != addr)
-      ++it;
+  registry.emplace(id, region);
+}
+
+// The id of the region at this address, 0 if none.
+uint64_t Find(void* addr) {
+  std::lock_guard<std::mutex> guard(registry_lock);
+  for (const auto& entry : registry) {
+    if (entry.second.addr == addr)
+      return entry.first;
   }
+  return 0;
+}
+
+// Removes and returns the region with this id.
+bool Take(uint64_t id, Region* out) {
+  std::lock_guard<std::mutex> guard(registry_lock);
+  auto it = registry.find(id);
   if (it == registry.end())
     return false;
   *out = it->second;
@@ -55,7 +62,7 @@ bool Take(uint64_t id, void* addr, Region* out) {
 
 void Finalize(Napi::Env, void*, void* hint) {
   Region region;
-  if (Take(reinterpret_cast<uintptr_t>(hint), nullptr, &region))
+  if (Take(reinterpret_cast<uintptr_t>(hint), &region))
     munmap(region.addr, region.length);
 }
 
@@ -75,9 +82,19 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   if (addr == MAP_FAILED)
     ThrowErrno(env, "mmap", path.c_str());
 
-  uint64_t id = Register({addr, static_cast<size_t>(length)});
-  return Napi::ArrayBuffer::New(env, addr, static_cast<size_t>(length), Finalize,
-                                reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+  // Registered only once the ArrayBuffer exists: if New() throws, the
+  // mapping is ours alone to release.
+  uint64_t id = NewId();
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, addr, static_cast<size_t>(length), Finalize,
+                                    reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+  } catch (...) {
+    munmap(addr, static_cast<size_t>(length));
+    throw;
+  }
+  Register(id, {addr, static_cast<size_t>(length)});
+  return buffer;
 }
 
 Napi::Value Munmap(const Napi::CallbackInfo& info) {
@@ -88,10 +105,15 @@ Napi::Value Munmap(const Napi::CallbackInfo& info) {
   if (buffer.IsDetached())
     return Napi::Boolean::New(env, false);
 
-  Region region;
-  if (!Take(0, buffer.Data(), &region))
+  uint64_t id = Find(buffer.Data());
+  if (id == 0)
     throw InvalidArgType(env, "munmap: this ArrayBuffer is not a mapping");
+  // Detach first: if it throws, the mapping stays registered for the
+  // finalizer instead of being forgotten while still mapped.
   buffer.Detach();
+  Region region;
+  if (!Take(id, &region))
+    return Napi::Boolean::New(env, false);
   if (munmap(region.addr, region.length) < 0)
     ThrowErrno(env, "munmap");
   return Napi::Boolean::New(env, true);

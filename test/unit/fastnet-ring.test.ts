@@ -107,6 +107,28 @@ describe('ring consumer', () => {
     expect(() => uapi.ringCount(outside, 4, true)).toThrow(ringError);
     expect(consumer(outside)).toBe(0);
 
+    // A frame at 2^64 - 10: offset + length wraps around to 10.
+    const wrapping = zone(4, [frame(0x0800, 64, 0)]);
+    wrapping.writeBigUInt64LE(2n ** 64n - 10n, PAGE + 8);
+    wrapping.writeUInt32LE(20, PAGE + 16);
+    expect(() => uapi.ringCopy(wrapping, 4)).toThrow(ringError);
+    expect(() => uapi.ringCount(wrapping, 4, true)).toThrow(ringError);
+    expect(consumer(wrapping)).toBe(0);
+    // Just past the end, and exactly up to it.
+    const edge = zone(4, [frame(0x0800, 64, 7)]);
+    edge.writeBigUInt64LE(BigInt(edge.length - 63), PAGE + 8);
+    expect(() => uapi.ringCopy(edge, 4)).toThrow(ringError);
+    edge.writeBigUInt64LE(BigInt(edge.length - 64), PAGE + 8);
+    expect(uapi.ringCopy(edge, 4).bytes).toBe(64);
+
+    // Header offsets that wrap: descriptors or slots "inside" only modulo 2^64.
+    const descWraps = zone(4, [frame(0x0800, 64, 0)]);
+    descWraps.writeBigUInt64LE(2n ** 64n - 64n, 16);
+    expect(() => uapi.ringCopy(descWraps, 4)).toThrow(ringError);
+    const dataWraps = zone(4, [frame(0x0800, 64, 0)]);
+    dataWraps.writeBigUInt64LE(2n ** 64n - 4096n, 24);
+    expect(() => uapi.ringState(dataWraps)).toThrow(ringError);
+
     expect(() => uapi.ringCount(Buffer.alloc(0), 4, true)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
     expect(() => uapi.ringCopy(zone(4, []), 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => uapi.ringCopy({} as Uint8Array, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
@@ -142,7 +164,8 @@ describe('waiting', () => {
       expect(ticked).toBe(true);
       expect(uapi.poll(read, 0)).toBe(uapi.POLLIN);
     } finally {
-      [read, write, waker].forEach((fd) => fs.closeSync(fd));
+      [read, write].forEach((fd) => fs.closeSync(fd));
+      uapi.closeWaker(waker);
     }
   });
 
@@ -150,12 +173,112 @@ describe('waiting', () => {
     const { read, write } = fifo();
     const waker = uapi.createWaker();
     const pending = uapi.pollAsync(read, waker, -1);
-    // The worker polls its own duplicates: closing ours is safe.
+    // The wait polls its own duplicate: closing ours is safe.
     fs.closeSync(read);
     uapi.wake(waker);
-    fs.closeSync(waker);
+    expect(uapi.closeWaker(waker)).toBe(true);
+    expect(uapi.closeWaker(waker)).toBe(false);
     expect(await pending).toBe(0);
     fs.closeSync(write);
+  });
+
+  // A device that goes away makes fastnet report POLLERR | POLLHUP; a pipe
+  // does the same for its ends: the wait resolves with them, as poll(2) says.
+  test('an error or hang-up on the descriptor resolves with its revents', async () => {
+    const writerGone = fifo();
+    const readerGone = fifo();
+    const waker = uapi.createWaker();
+    const hangUp = uapi.pollAsync(writerGone.read, waker, 10_000);
+    const error = uapi.pollAsync(readerGone.write, waker, 10_000);
+    fs.closeSync(writerGone.write);
+    fs.closeSync(readerGone.read);
+    expect((await hangUp) & uapi.POLLHUP).toBe(uapi.POLLHUP);
+    expect((await error) & uapi.POLLERR).toBe(uapi.POLLERR);
+    uapi.closeWaker(waker);
+    [writerGone.read, readerGone.write].forEach((fd) => fs.closeSync(fd));
+  });
+
+  const openFds = () => fs.readdirSync('/proc/self/fd').length;
+
+  test('wake() releases the descriptors of pending waits at once, not on a later turn', async () => {
+    const { read, write } = fifo();
+    const waker = uapi.createWaker();
+    const before = openFds();
+    const pending = [uapi.pollAsync(read, waker, -1), uapi.pollAsync(read, waker, 60_000)];
+    expect(openFds()).toBe(before + 2);
+    uapi.wake(waker);
+    expect(openFds()).toBe(before);
+    expect(await Promise.all(pending)).toEqual([0, 0]);
+    // Woken for good: a later wait ends at once.
+    expect(await uapi.pollAsync(read, waker, -1)).toBe(0);
+    uapi.closeWaker(waker);
+    [read, write].forEach((fd) => fs.closeSync(fd));
+  });
+
+  // libuv's thread pool has 4 threads: a wait that held one would stall
+  // fs.promises, dns.lookup, zlib and crypto behind four idle waits.
+  test('eight idle waits hold no thread-pool thread: fs.promises.readFile still answers', async () => {
+    const fifos = Array.from({ length: 8 }, fifo);
+    const wakers = fifos.map(() => uapi.createWaker());
+    try {
+      const waits = fifos.map(({ read }, i) => uapi.pollAsync(read, wakers[i], -1));
+      const answer = fs.promises.readFile('/proc/self/status', 'utf8').then(() => 'answered');
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = new Promise((resolve) => (timer = setTimeout(resolve, 30_000, 'stalled')));
+      expect(await Promise.race([answer, stalled])).toBe('answered');
+      clearTimeout(timer);
+      // And each of the eight still sees its frame.
+      fifos.forEach(({ write }) => fs.writeSync(write, 'x'));
+      expect(await Promise.all(waits)).toEqual(Array(8).fill(uapi.POLLIN));
+    } finally {
+      wakers.forEach((waker) => uapi.closeWaker(waker));
+      fifos.forEach(({ read, write }) => [read, write].forEach((fd) => fs.closeSync(fd)));
+    }
+  }, 60_000);
+
+  test('a blocking descriptor stays blocking while waited on', async () => {
+    const file = path.join(dir, `fifo-${Math.random()}`);
+    execFileSync('mkfifo', [file]);
+    const fd = fs.openSync(file, fs.constants.O_RDWR); // a FIFO opened read-write does not wait for a writer
+    const flags = () => parseInt(/^flags:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8);
+    const waker = uapi.createWaker();
+    expect(flags() & fs.constants.O_NONBLOCK).toBe(0);
+    const pending = uapi.pollAsync(fd, waker, -1);
+    expect(flags() & fs.constants.O_NONBLOCK).toBe(0);
+    fs.writeSync(fd, 'x');
+    expect(await pending).toBe(uapi.POLLIN);
+    uapi.closeWaker(waker);
+    fs.closeSync(fd);
+  });
+
+  test('wake() takes only wakers: it writes to no other descriptor', () => {
+    const { read, write } = fifo();
+    try {
+      const notAWaker = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(() => uapi.wake(write)).toThrow(notAWaker);
+      expect(() => uapi.pollAsync(read, write, 0)).toThrow(notAWaker);
+      expect(uapi.poll(read, 0)).toBe(0); // nothing was written into the FIFO
+      const closed = uapi.createWaker();
+      uapi.closeWaker(closed);
+      expect(() => uapi.wake(closed)).toThrow(notAWaker);
+    } finally {
+      [read, write].forEach((fd) => fs.closeSync(fd));
+    }
+  });
+
+  test('poll() with a negative descriptor throws EBADF instead of waiting forever', () => {
+    // In a child, so that a poll(2) that never returns fails the test instead of hanging it.
+    const addon = path.join(__dirname, '..', '..', 'build', 'Release', 'kmodlab.node');
+    const script = `
+      const f = require(${JSON.stringify(addon)}).fastnet;
+      try { f.poll(-1, -1, '/dev/fastnet'); console.log('returned'); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path })); }`;
+    const child = require('node:child_process').spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(child.signal).toBeNull();
+    expect(JSON.parse(child.stdout)).toEqual({ code: 'EBADF', errno: -9, syscall: 'poll', path: '/dev/fastnet' });
   });
 
   test('timeouts give 0; bad descriptors give Node-style errors', async () => {
@@ -168,6 +291,7 @@ describe('waiting', () => {
       path: '/dev/fastnet',
     });
     expect(() => uapi.poll(read, -2)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    [read, write, waker].forEach((fd) => fs.closeSync(fd));
+    [read, write].forEach((fd) => fs.closeSync(fd));
+    uapi.closeWaker(waker);
   });
 });

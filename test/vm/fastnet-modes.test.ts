@@ -2,7 +2,9 @@
 // datagrams from another namespace and pktgen's frames injected into the
 // receive path. Each mode must get exactly what was sent, and leave the
 // stack exactly what it should.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import * as fastnet from '../../lib/fastnet';
 import { native } from '../../lib/native';
@@ -18,6 +20,8 @@ import {
 } from './fastnet-net';
 
 const uapi = native.fastnet;
+const MMAP_FLAGS = path.join(__dirname, '..', '..', 'out', 'bin', 'mmap-flags');
+const READ_LEN = path.join(__dirname, '..', '..', 'out', 'bin', 'read-len');
 
 let net: Topology;
 let receiver: UdpReceiver;
@@ -162,6 +166,28 @@ describe('mode read', () => {
     expect(session.stats()).toMatchObject({ delivered: 3, truncated: 2 });
   });
 
+  test('readCount() with a small snap length cuts and counts every frame as truncated', () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    net.inject(50, 128);
+    const counts = session.readCount(256, { snapLength: 20, countIPv4: true });
+    expect(counts).toEqual({ packets: 50, bytes: 50 * 20, ipv4: 50, truncated: 50 });
+    expect(session.stats()).toMatchObject({ delivered: 50, truncated: 50 });
+  });
+
+  test('a zero-length read() returns 0 and consumes nothing', () => {
+    using session = fastnet.open().bind(net.dev, 'read');
+    net.inject(3, 64);
+    // read(2) itself, from a helper given the session as its fd 3.
+    const readLength = (length: number) =>
+      spawnSync(READ_LEN, ['3', String(length)], { stdio: ['ignore', 'pipe', 'inherit', session.fd], encoding: 'utf8' })
+        .stdout.trim();
+    expect(readLength(0)).toBe('0');
+    expect(readLength(0)).toBe('0');
+    expect(session.readBatch(16).count).toBe(3);
+    expect(readLength(64)).toBe('EAGAIN');
+    expect(session.stats()).toMatchObject({ delivered: 3, truncated: 0 });
+  });
+
   test('non-blocking: EAGAIN when nothing is queued; blocking: read() waits for a frame', async () => {
     using nonBlocking = fastnet.open().bind(net.dev, 'read');
     expect(() => fs.readSync(nonBlocking.fd, Buffer.alloc(2048))).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
@@ -294,6 +320,51 @@ describe('mode ring', () => {
     expect(await receiver.settle(700)).toBe(700);
     expectUdpFrames(frames(session.ring.drain()), 700, 90);
     expect(session.stats()).toMatchObject({ received: 700, delivered: 700, dropped: 0 });
+  });
+
+  test('timestamp_ns is CLOCK_REALTIME when the handler saw the frame, in order', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 64 });
+    const before = BigInt(Date.now() - 1) * 1_000_000n;
+    net.inject(10, 64);
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
+    const stamps = [...session.ring.drain()].map((packet) => packet.timestampNs);
+    expect(stamps).toHaveLength(10);
+    for (const stamp of stamps) {
+      expect(stamp).toBeGreaterThanOrEqual(before);
+      expect(stamp).toBeLessThanOrEqual(after);
+    }
+    expect(stamps.every((stamp, i) => i === 0 || stamp >= stamps[i - 1])).toBe(true);
+  });
+
+  test('a consumer index user space makes up only makes the ring drop', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 64 });
+    net.inject(5, 64);
+    expect(session.ring.drain().count).toBe(5);
+    const zone = session.ring.zone;
+    // Ahead of the producer (5): "producer - consumer" is then at least the ring's size.
+    for (const bogus of [6, 5 + 1000, 0x80000000]) {
+      zone.writeUInt32LE(bogus, uapi.RING_CONSUMER_OFFSET);
+      net.inject(10, 64);
+      expect(uapi.ringState(zone).producer).toBe(5);
+      expect(() => session.ring.drain()).toThrow(expect.objectContaining({ code: 'ERR_FASTNET_RING' }));
+    }
+    expect(session.stats()).toMatchObject({ received: 35, delivered: 5, dropped: 30 });
+    // Put right, the ring takes frames again.
+    zone.writeUInt32LE(5, uapi.RING_CONSUMER_OFFSET);
+    net.inject(10, 64);
+    expectPktgenFrames(frames(session.ring.drain()), 10);
+    expect(session.stats()).toMatchObject({ received: 45, delivered: 15, dropped: 30 });
+  });
+
+  test('the zone maps shared and never executable: PROT_EXEC is EPERM, a private mapping EINVAL', () => {
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 64 });
+    // The helper gets the session itself as its fd 3.
+    const run = spawnSync(MMAP_FLAGS, ['3', String(session.ring.zoneSize)], {
+      stdio: ['ignore', 'pipe', 'pipe', session.fd],
+      encoding: 'utf8',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toEqual(['shared-r ok', 'shared-rx EPERM', 'private-r EINVAL', 'private-rw EINVAL']);
   });
 
   test('the zone maps whole or not at all', () => {

@@ -3,6 +3,7 @@
 // and concurrent use by several processes.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { isModuleLoaded, loadModule, reloadModule, unloadModule } from '../../lib/kmod';
 import { DEFAULT_SLOT_SIZE, KshramSlot, MAX_SLOT_SIZE, SLOT_COUNT, readProcTable, slotPath } from '../../lib/kshram';
@@ -10,6 +11,7 @@ import { native } from '../../lib/native';
 import { memorySnapshot } from './meminfo';
 
 const MiB = 1 << 20;
+const MMAP_FLAGS = path.join(__dirname, '..', '..', 'out', 'bin', 'mmap-flags');
 // Child processes use the compiled API (dist/), built by qemu/setup.sh.
 const DIST = `${process.cwd()}/dist`;
 
@@ -156,6 +158,29 @@ describe('mmap', () => {
     expect(mapping.buffer.subarray(100, 110).toString()).toBe('from child');
   });
 
+  test('a private mapping is refused with EINVAL: the slot is only ever shared', () => {
+    using slot = new KshramSlot(3);
+    // The helper gets the slot's descriptor as its fd 3.
+    const run = spawnSync(MMAP_FLAGS, ['3', '4096'], { stdio: ['ignore', 'pipe', 'pipe', slot.fd], encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const results = run.stdout.trim().split('\n');
+    expect(results.filter((line) => !line.startsWith('shared-rx'))).toEqual([
+      'shared-r ok',
+      'private-r EINVAL',
+      'private-rw EINVAL',
+    ]);
+  });
+
+  test('ioctl passes a BigInt by value: SETSIZE with 8192n', () => {
+    using slot = new KshramSlot(4);
+    expect(native.ioctl(slot.fd, native.kshram.SETSIZE, 8192n, slot.path)).toBe(0);
+    expect(slot.size).toBe(8192);
+    expect(native.ioctl(slot.fd, native.kshram.GETSIZE, 0n, slot.path)).toBe(8192);
+    expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE, 2n ** 64n, slot.path)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
+    );
+  });
+
   test('mapping past the slot\'s size is refused with EINVAL', () => {
     using slot = new KshramSlot(0);
     expect(() => slot.map(8192)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'mmap', path: '/dev/kshram0' }));
@@ -294,40 +319,82 @@ describe('unload and reload', () => {
 
 describe('concurrency', () => {
   test('several processes resizing and mapping slots at once all succeed, and contend safely on one slot', async () => {
-    // Each worker churns its own slot: resize, map, write a pattern, check it
-    // through read(), unmap. Two more workers fight over slot 7 and may only
-    // ever see EBUSY.
+    // Each worker churns a slot: resize, map, write a pattern, check it
+    // through read(), unmap. Workers on their own slot never see an error.
+    // Two more share slot 7: a resize while the other maps it is EBUSY, a
+    // map after the other resized smaller is EINVAL; they take turns (a
+    // lock directory) only to write and check their pattern, and go on
+    // until each has met the other at least once.
     const worker = `
+      const fs = require('node:fs');
       const { kshram } = require(process.argv[1]);
-      const index = Number(process.argv[2]), shared = process.argv[3] === 'shared';
-      const slot = new kshram.KshramSlot(index);
-      let busy = 0;
-      for (let i = 0; i < 40; i++) {
-        const size = 4096 * (1 + ((i * 7 + index) % 64));
-        try { slot.resize(size); } catch (e) { if (e.code !== 'EBUSY') throw e; busy++; continue; }
-        let m;
-        try { m = slot.map(); } catch (e) { if (shared && e.code === 'EINVAL') continue; throw e; }
-        m.buffer.fill(index + i, 0, m.length);
-        if (!shared && !slot.read(m.length).equals(m.buffer)) throw new Error('slot ' + index + ' mismatch');
-        m.close();
-      }
-      slot.close();
-      console.log('ok ' + busy);`;
-    const run = (index: number, mode: string) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn('node', ['-e', worker, DIST, String(index), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const index = Number(process.argv[2]), shared = process.argv[3] === 'shared', tag = Number(process.argv[4]);
+      const lock = '/tmp/kshram-concurrency-lock';
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      const locked = (fn) => {
+        if (!shared) return fn();
+        for (;;) { try { fs.mkdirSync(lock); break; } catch (e) { if (e.code !== 'EEXIST') throw e; Atomics.wait(pause, 0, 0, 1); } }
+        try { return fn(); } finally { fs.rmdirSync(lock); }
+      };
+      process.stdin.once('data', () => {
+        const slot = new kshram.KshramSlot(index);
+        let busy = 0, einval = 0, checked = 0;
+        const deadline = Date.now() + 60000;
+        for (let i = 0; i < 40 || (shared && busy === 0 && Date.now() < deadline); i++) {
+          const size = 4096 * (1 + ((i * 7 + index + tag) % 64));
+          try { slot.resize(size); } catch (e) { if (!shared || e.code !== 'EBUSY') throw e; busy++; }
+          let m;
+          try { m = slot.map(); } catch (e) { if (!shared || e.code !== 'EINVAL') throw e; einval++; continue; }
+          const value = (tag * 64 + i) & 0xff;
+          locked(() => {
+            m.buffer.fill(value);
+            const back = slot.read(m.length);
+            if (back.length !== m.length || !back.equals(Buffer.alloc(m.length, value)))
+              throw new Error('slot ' + index + ' (worker ' + tag + '): the pattern did not come back');
+            checked++;
+          });
+          m.close();
+        }
+        slot.close();
+        console.log(JSON.stringify({ busy, einval, checked }));
+      });
+      console.log('ready');`;
+    fs.rmSync('/tmp/kshram-concurrency-lock', { recursive: true, force: true });
+    type Result = { busy: number; einval: number; checked: number };
+    const children = [...Array.from({ length: 6 }, (_, i) => [i, 'own']), [7, 'shared'], [7, 'shared']].map(
+      ([index, mode], tag) => {
+        const child = spawn('node', ['-e', worker, DIST, String(index), String(mode), String(tag)], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         let out = '';
         let err = '';
-        child.stdout.on('data', (d) => (out += d));
+        const ready = new Promise<void>((resolve) =>
+          child.stdout.on('data', (d) => {
+            out += d;
+            if (out.startsWith('ready\n')) resolve();
+          }),
+        );
         child.stderr.on('data', (d) => (err += d));
-        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`worker ${index}: ${err}`))));
-      });
-    const results = await Promise.all([
-      ...Array.from({ length: 6 }, (_, i) => run(i, 'own')),
-      run(7, 'shared'),
-      run(7, 'shared'),
-    ]);
-    expect(results.every((r) => r.startsWith('ok '))).toBe(true);
+        const done = new Promise<Result>((resolve, reject) =>
+          child.on('exit', (code) =>
+            code === 0 ? resolve(JSON.parse(out.slice('ready\n'.length))) : reject(new Error(`worker ${tag}: ${err}`)),
+          ),
+        );
+        return { child, ready, done };
+      },
+    );
+    // All start at once, so that the two on slot 7 overlap.
+    await Promise.all(children.map((c) => c.ready));
+    children.forEach((c) => c.child.stdin.end('go\n'));
+    const results = await Promise.all(children.map((c) => c.done));
+    console.log(`kshram concurrency: ${JSON.stringify(results)}`);
+    for (const own of results.slice(0, 6)) expect(own).toEqual({ busy: 0, einval: 0, checked: 40 });
+    const shared = results.slice(6);
+    // Each checked its pattern, and each met the other's mapping at least once.
+    for (const r of shared) {
+      expect(r.checked).toBeGreaterThan(0);
+      expect(r.busy).toBeGreaterThan(0);
+    }
     expect(readProcTable()).toHaveLength(8);
-  });
+  }, 180_000);
 });

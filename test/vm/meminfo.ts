@@ -32,3 +32,38 @@ export async function settleMemory(): Promise<void> {
   fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
   await new Promise((r) => setTimeout(r, 500));
 }
+
+/**
+ * Objects in use per slab cache (/proc/slabinfo), after every cache has
+ * flushed its per-CPU slabs (/sys/kernel/slab/<cache>/shrink), so that the
+ * counts are objects allocated, not objects parked on a CPU.
+ */
+export function slabObjects(): Map<string, { objects: number; size: number }> {
+  for (const cache of fs.readdirSync('/sys/kernel/slab')) {
+    try {
+      fs.writeFileSync(`/sys/kernel/slab/${cache}/shrink`, '1');
+    } catch {
+      // An alias of a merged cache, or a cache that went away meanwhile.
+    }
+  }
+  const caches = new Map<string, { objects: number; size: number }>();
+  for (const line of fs.readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
+    const [name, active, , size] = line.split(/\s+/);
+    if (name) caches.set(name, { objects: Number(active), size: Number(size) });
+  }
+  return caches;
+}
+
+/** Caches whose objects in use grew by at least `minObjects`, and by how much. */
+export function slabGrowth(
+  before: Map<string, { objects: number; size: number }>,
+  after: Map<string, { objects: number; size: number }>,
+  minObjects: number,
+): Record<string, number> {
+  const grown: Record<string, number> = {};
+  for (const [name, { objects }] of after) {
+    const delta = objects - (before.get(name)?.objects ?? 0);
+    if (delta >= minObjects) grown[name] = delta;
+  }
+  return grown;
+}

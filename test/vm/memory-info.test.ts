@@ -575,8 +575,8 @@ describe('concurrency', () => {
       end=$((SECONDS + ${seconds}))
       case $1 in
       writer) cmds=(RESET ALL 'FILTER|mi-busy' 'DEL|mi-busy' 'FILTER|init' garbage 'FILTER|mi-churn') ;;
-      reader) i=0; while [ $SECONDS -lt $end ]; do cat ${PROC_PATH} >"$2/read.$$.$i"; i=$((i + 1)); done; exit 0 ;;
-      tiny) i=0; while [ $SECONDS -lt $end ]; do dd if=${PROC_PATH} of="$2/tiny.$$.$i" bs=7 status=none; i=$((i + 1)); done; exit 0 ;;
+      reader) i=0; while [ $SECONDS -lt $end ] || [ $i -lt 6 ]; do cat ${PROC_PATH} >"$2/read.$$.$i"; i=$((i + 1)); done; exit 0 ;;
+      tiny) i=0; while [ $SECONDS -lt $end ] || [ $i -lt 6 ]; do dd if=${PROC_PATH} of="$2/tiny.$$.$i" bs=7 status=none; i=$((i + 1)); done; exit 0 ;;
       churn) while [ $SECONDS -lt $end ]; do ${path.join(ROOT, 'out/bin/pagehold')} -n mi-churn A:8 </dev/null >/dev/null; done; exit 0 ;;
       esac
       i=0
@@ -705,6 +705,67 @@ describe('races with processes that exit', () => {
       fs.writeFileSync(NR_HUGEPAGES, saved);
     }
   }, 180_000);
+});
+
+describe('concurrency, exactly', () => {
+  test('every read, whole or 7 bytes at a time, equals one complete result: never a mix of two', async () => {
+    await hold({ name: 'mi-exact', labels: { A: 20, B: 20 }, unique: 20 });
+    reset();
+    // Commands whose results stay put until the next RESET or DEL (searches
+    // are kept), so that each has exactly one complete text: take them all
+    // once, then have writers cycle through them while readers read.
+    const commands = ['ALL', 'FILTER|mi-exact', 'FILTER|init', 'garbage', 'FILTER|mi-none'];
+    const results = new Set<string>();
+    for (const cmd of commands) {
+      try {
+        command(cmd);
+      } catch {
+        // A refusal: its result is the [ERROR] text.
+      }
+      results.add(readResult());
+    }
+    expect(results.size).toBe(commands.length);
+    const dir = fs.mkdtempSync('/tmp/mi-exact-');
+    // Readers make at least 10 reads each (however slow the machine) while
+    // the writers write, until the readers are done.
+    const script = `
+      end=$((SECONDS + 6))
+      case $1 in
+      reader) i=0; while [ $SECONDS -lt $end ] || [ $i -lt 10 ]; do cat ${PROC_PATH} >"$2/read.$$.$i"; i=$((i + 1)); done; exit 0 ;;
+      tiny) i=0; while [ $SECONDS -lt $end ] || [ $i -lt 10 ]; do dd if=${PROC_PATH} of="$2/tiny.$$.$i" bs=7 status=none; i=$((i + 1)); done; exit 0 ;;
+      esac
+      cmds=(${commands.map((c) => `'${c}'`).join(' ')})
+      i=$2
+      while [ ! -e ${dir}.done ]; do
+        echo "\${cmds[$((i % \${#cmds[@]}))]}" >${PROC_PATH} 2>/dev/null
+        i=$((i + 1))
+      done
+      exit 0`;
+    const start = (role: string, arg: string) =>
+      new Promise<number | null>((resolve, reject) => {
+        const child = spawn('bash', ['-c', script, 'bash', role, arg], { stdio: 'inherit' });
+        child.once('error', reject);
+        child.once('exit', (code) => resolve(code));
+      });
+    const writers = [start('writer', '0'), start('writer', '2')];
+    const readers = [start('reader', dir), start('tiny', dir), start('tiny', dir)];
+    expect(await Promise.all(readers)).toEqual([0, 0, 0]);
+    fs.writeFileSync(`${dir}.done`, '');
+    expect(await Promise.all(writers)).toEqual([0, 0]);
+    fs.rmSync(`${dir}.done`);
+    const files = fs.readdirSync(dir);
+    expect(files.filter((f) => f.startsWith('tiny')).length).toBeGreaterThanOrEqual(20);
+    const seen = new Set<string>();
+    const strays = files.filter((file) => {
+      const text = fs.readFileSync(path.join(dir, file), 'utf8');
+      seen.add(text);
+      return !results.has(text);
+    });
+    expect(strays).toEqual([]);
+    // The readers saw the writers at work, not one result throughout.
+    expect(seen.size).toBeGreaterThan(1);
+    fs.rmSync(dir, { recursive: true });
+  });
 });
 
 describe('resources', () => {
