@@ -10,6 +10,7 @@
 // three times each, and the delivered rates are printed side by side.
 import * as fastnet from '../fastnet';
 import { HostTraffic, decodeFrame, setupGuestLink, type TrafficResult } from '../host-traffic';
+import { type CommandSpec, integerValue, parseCommandLine, runCommand, UsageError } from '../cli/args';
 
 const DEVICE = 'eth0';
 
@@ -115,16 +116,26 @@ async function compare(traffic: HostTraffic, seconds: number, rate: number, size
   console.log(`compare: median delivered ring ${ring.toFixed(1)} kpps, zerocopy ${zc.toFixed(1)} kpps: zerocopy/ring ${(zc / ring).toFixed(2)}x`);
 }
 
-async function main(): Promise<void> {
-  const [mode = 'zerocopy', seconds = '5', rate = '20000', size = '128'] = process.argv.slice(2);
-  if (!['zerocopy', 'ring', 'compare'].includes(mode)) throw new Error(`MODE must be zerocopy, ring or compare, not ${mode}`);
+const spec: CommandSpec = {
+  name: 'npm run vm -- --traffic -- node dist/examples/fastnet-zerocopy.js',
+  synopsis: '[MODE [SECONDS [RATE [SIZE]]]]',
+  description: [
+    'Live capture of frames the host sends into the guest e1000 (vm.sh --traffic).',
+    'MODE: zerocopy (default; the NIC writes into the ring), ring (the copy ring),',
+    'or compare (both, alternating, on the same host traffic: delivered rates side by side).',
+    'SECONDS per run (default 5), RATE in frames per second (default 20000), SIZE in bytes (default 128).',
+  ].join('\n'),
+  positionals: { min: 0, max: 4 },
+};
+
+runCommand(spec, async () => {
+  const [mode = 'zerocopy', seconds = '5', rate = '20000', size = '128'] = parseCommandLine(spec).positionals;
+  if (!['zerocopy', 'ring', 'compare'].includes(mode)) throw new UsageError(`MODE must be zerocopy, ring or compare, not ${JSON.stringify(mode)}`);
+  const secs = integerValue('SECONDS', seconds, 1, 3600);
+  const pps = integerValue('RATE', rate, 1, 10_000_000);
+  const bytes = integerValue('SIZE', size, 60, 1514);
   const traffic = new HostTraffic();
   await setupGuestLink(DEVICE);
-  if (mode === 'compare') await compare(traffic, Number(seconds), Number(rate), Number(size));
-  else await show(traffic, mode as 'ring' | 'zerocopy', Number(seconds), Number(rate), Number(size));
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
+  if (mode === 'compare') await compare(traffic, secs, pps, bytes);
+  else await show(traffic, mode as 'ring' | 'zerocopy', secs, pps, bytes);
 });
