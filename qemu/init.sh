@@ -124,7 +124,7 @@ if [ -w $kmemleak ]; then
 		done <$kmemleak
 		say "FAILED: kmemleak found unreferenced objects"
 	else
-		say "kmemleak: no unreferenced objects"
+		say "kmemleak: nothing leaked"
 	fi
 fi
 

@@ -33,7 +33,7 @@ for m in "${boot_modules[@]}"; do
 	# The debug kernel has the virtio and 9p drivers built in.
 	! grep -qxF "kernel/$m" "$moddir/../modules.builtin" 2>/dev/null || continue
 	src=$moddir/$m
-	[ -f "$src" ] || src=$(ls "$src".* 2>/dev/null | head -1)
+	[ -f "$src" ] || src=$(ls "$src".* 2>/dev/null | head -1 || true)
 	if [ ! -f "$src" ]; then
 		# A kernel built without it (the debug kernel has no fscache) does not need it;
 		# one that does need it fails loudly at boot, when the next module will not load.

@@ -38,7 +38,7 @@ esac
 run_vm_suite() {
 	local result=$1 boot=$2
 	shift 2
-	local files=(--testPathIgnorePatterns fastnet-zerocopy "${jest_args[@]}")
+	local files=(--testPathIgnorePatterns=fastnet-zerocopy "${jest_args[@]}")
 	if [ "$boot" = zerocopy ]; then
 		set -- "$@" --traffic --iommu
 		files=("${jest_args[@]:-test/vm/fastnet-zerocopy}")
