@@ -12,7 +12,7 @@ import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, read
 import type { ConsumerFactory } from './bench-methods';
 import type { BenchOptions, MethodName, Rate } from './bench-options';
 import type { Sample } from './bench-report';
-import { HostTraffic, setupGuestLink, waitForCarrier } from '../host-traffic';
+import { HOST_IP, HostTraffic, setupGuestLink, waitForCarrier } from '../host-traffic';
 import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
 
 export const DEVICE = 'kbench0';
@@ -181,6 +181,8 @@ export async function runOnce(
 
 /** The host source's device: the e1000 whose other end is the host's framegen. */
 export const HOST_DEVICE = 'eth0';
+/** framegen's MAC (qemu/framegen.c). */
+const HOST_MAC = '52:54:00:00:00:01';
 /** After the host's last frame, how long nothing more must come before a run ends. */
 const HOST_QUIET_MS = 300;
 /** How long a consumer waits for frames at a time, so the request's answer is read meanwhile. */
@@ -211,6 +213,9 @@ export async function runHostSweep(
 ): Promise<SweepResult> {
   const traffic = new HostTraffic();
   await setupGuestLink(HOST_DEVICE);
+  // framegen's frames go to a closed UDP port: the stack answers (ICMP), which would take an
+  // ARP exchange whose reply a capture counts. A permanent entry keeps the wire to framegen's frames.
+  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', HOST_MAC, 'dev', HOST_DEVICE, 'nud', 'permanent']);
   const runs = schedule([...methods.keys()], options);
   const samples: Sample[] = [];
   const idleRuns: number[][] = [];
