@@ -3,7 +3,6 @@
 // running), AbortSignal, close() and `using`. A method supplies four
 // things: a descriptor to wait on, a no-copy count of what is ready, a copy
 // of what is ready, and its counters.
-import * as fs from 'node:fs';
 
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
@@ -137,7 +136,7 @@ export abstract class CaptureBase implements Capture {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.#wakers.delete(waker);
-      fs.closeSync(waker);
+      wait.closeWaker(waker);
     }
   }
 
