@@ -2,10 +2,20 @@
 # The README's main job (npm start): builds what is missing, boots the VM and
 # runs the capture benchmark (kmodlab bench) there: a short default, a few
 # minutes under TCG. Its table, JSON and plot land in out/bench/ on the host.
-#   npm start                     the short default
+#   npm start                     the short default (pktgen source)
+#   npm start -- --source host    host frames into the e1000 (boots with --traffic): fastnet-zc and the rest
 #   npm start -- --full           the full sweep (rates, 64/512/1500-byte frames)
 #   npm start -- OPTIONS          any `kmodlab bench` option (--help lists them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash qemu/setup.sh
-exec bash qemu/vm.sh --no-build -- node dist/cli/kmodlab.js bench "$@"
+# The host source needs framegen at the other end of the e1000: --traffic.
+vm_args=()
+prev=
+for arg in "$@"; do
+	case "$prev:$arg" in
+	--source:host | -s:host | *:--source=host | *:-shost) vm_args=(--traffic) ;;
+	esac
+	prev=$arg
+done
+exec bash qemu/vm.sh --no-build "${vm_args[@]}" -- node dist/cli/kmodlab.js bench "$@"

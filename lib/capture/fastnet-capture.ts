@@ -1,20 +1,25 @@
-// Methods fastnet-drop, fastnet-read and fastnet-ring: adapters over a
-// fastnet Session (lib/fastnet.ts), which does the work: drop counts in the
-// kernel and hands nothing over, read copies frames out of the module's
-// queue, ring counts or copies them in the mapped ring.
+// Methods fastnet-drop, fastnet-read, fastnet-ring and fastnet-zc: adapters
+// over a fastnet Session (lib/fastnet.ts), which does the work: drop counts in
+// the kernel and hands nothing over, read copies frames out of the module's
+// queue, ring counts or copies them in the mapped ring, and zc (zero-copy,
+// e1000 only) does the same in a ring the NIC writes into by DMA.
 import * as fastnet from '../fastnet';
 import { native } from '../native';
 import { CaptureBase, type BatchCounts, type Capabilities, type CaptureStats } from './base';
 import type { ResolvedOptions } from './options';
 
-export type FastnetMethod = 'fastnet-drop' | 'fastnet-read' | 'fastnet-ring';
+export type FastnetMethod = 'fastnet-drop' | 'fastnet-read' | 'fastnet-ring' | 'fastnet-zc';
 
-/** The fastnet mode behind each method ('fastnet-zc': 'zerocopy' once mode 4 lands). */
+/** The fastnet mode behind each method. */
 export const FASTNET_MODES: Record<FastnetMethod, fastnet.ModeName> = {
   'fastnet-drop': 'drop',
   'fastnet-read': 'read',
   'fastnet-ring': 'ring',
+  'fastnet-zc': 'zerocopy',
 };
+
+/** Modes whose frames are taken from the mapped ring. */
+const RING_MODES: readonly fastnet.ModeName[] = ['ring', 'zerocopy'];
 
 const META_STRIDE = native.fastnet.META_STRIDE;
 
@@ -38,7 +43,7 @@ export class FastnetCapture extends CaptureBase {
     super(method, device, options);
     this.#mode = FASTNET_MODES[method];
     const bind: fastnet.BindOptions = {};
-    if (this.#mode === 'ring') {
+    if (RING_MODES.includes(this.#mode)) {
       if (options.ringSize !== undefined) bind.slots = options.ringSize;
       if (options.frameSize !== undefined) bind.slotSize = options.frameSize;
     } else if (this.#mode === 'read' && options.ringSize !== undefined) {
@@ -70,7 +75,7 @@ export class FastnetCapture extends CaptureBase {
 
   protected copyReady(): fastnet.PacketBatch {
     const batch =
-      this.#mode === 'ring'
+      RING_MODES.includes(this.#mode)
         ? this.session.ring.drain(this.options.batchSize)
         : this.session.readBatch(this.options.batchSize, this.options.snapLength);
     let bytes = 0;
@@ -93,7 +98,7 @@ export class FastnetCapture extends CaptureBase {
 
   #take(): fastnet.Counts {
     const max = this.options.batchSize;
-    return this.#mode === 'ring'
+    return RING_MODES.includes(this.#mode)
       ? this.session.ring.count(max, { countIPv4: true })
       : this.session.readCount(max, { snapLength: this.options.snapLength, countIPv4: true });
   }

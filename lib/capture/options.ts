@@ -15,8 +15,9 @@ export const METHODS = [
   'fastnet-drop',
   'fastnet-read',
   'fastnet-ring',
-  // 'fastnet-zc' (zero-copy, mode 4) joins here with its own issue: add it to
-  // this list, to OPTION_METHODS and to FASTNET_MODES in fastnet-capture.ts.
+  // Zero-copy (fastnet mode 'zerocopy'): the e1000 DMAs frames straight into
+  // the ring's slots; the same ring API as fastnet-ring. e1000 only.
+  'fastnet-zc',
 ] as const;
 export type CaptureMethod = (typeof METHODS)[number];
 
@@ -25,9 +26,9 @@ export interface CaptureOptions {
   snapLength?: number;
   /** socket, socket-mmsg, pcap: the kernel's buffer for this capture, bytes (default 2 MiB, as tcpdump). */
   bufferSize?: number;
-  /** af_xdp: rx ring descriptors; fastnet-ring: slots; fastnet-read: queue length (powers of two but for read). */
+  /** af_xdp: rx ring descriptors; fastnet-ring, fastnet-zc: slots; fastnet-read: queue length (powers of two but for read). */
   ringSize?: number;
-  /** af_xdp: umem chunk bytes (2048 or 4096); fastnet-ring: slot bytes. */
+  /** af_xdp: umem chunk bytes (2048 or 4096); fastnet-ring, fastnet-zc: slot bytes. */
   frameSize?: number;
   /** Frames per countBatch() and per batch, at most (default 256). */
   batchSize?: number;
@@ -48,8 +49,8 @@ const ALL: CaptureMethod[] = [...METHODS];
 export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   snapLength: ALL.filter((m) => m !== 'fastnet-drop'),
   bufferSize: ['socket', 'socket-mmsg', 'pcap'],
-  ringSize: ['af_xdp', 'fastnet-read', 'fastnet-ring'],
-  frameSize: ['af_xdp', 'fastnet-ring'],
+  ringSize: ['af_xdp', 'fastnet-read', 'fastnet-ring', 'fastnet-zc'],
+  frameSize: ['af_xdp', 'fastnet-ring', 'fastnet-zc'],
   batchSize: ALL,
   timeoutMs: ['pcap'],
   filter: PACKET,

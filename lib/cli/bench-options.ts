@@ -13,12 +13,13 @@ export const METHOD_NAMES = [
   'fastnet-read',
   'fastnet-ring',
   'fastnet-zc',
+  'zc-ceiling',
   'tcpdump',
   'stack',
 ] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
-/** pktgen: in the guest, synchronous injection; host: frames from the host into the e1000 (zero-copy issue). */
+/** pktgen: in the guest, synchronous injection; host: paced frames from the host's framegen into the e1000 (boot with --traffic). */
 export const SOURCE_NAMES = ['pktgen', 'host'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
@@ -66,6 +67,16 @@ export const DEFAULTS = {
 /** What --full sweeps. */
 export const FULL_SWEEP = { rates: '20k,50k,100k,200k,max', sizes: '64,512,1500', duration: '5', repeats: '3' } as const;
 
+/**
+ * The host source's rates: it is paced by the host (an unpaced sender starves
+ * QEMU), so 'max' has no meaning there and every rate is a number.
+ */
+export const HOST_DEFAULTS = { rates: '10k,30k', duration: '2', repeats: '2' } as const;
+export const HOST_FULL_SWEEP = { rates: '5k,10k,20k,40k,60k,80k,100k', duration: '5', repeats: '3' } as const;
+
+/** A loss below this share of what was sent counts as loss-free (the loss-free rate). */
+export const LOSS_FREE_PCT = 0.1;
+
 export const FRAME_SIZE_MIN = 60;
 /** A 1500-byte MTU plus the Ethernet header. */
 export const FRAME_SIZE_MAX = 1514;
@@ -77,13 +88,16 @@ frames per second, loss, guest CPU per frame and the ratio to pcap. Writes a
 table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.
 
   -m, --methods LIST     methods, comma-separated (default: every capture method;
-                         tcpdump and stack, the references, by name):
+                         tcpdump and stack, the references, by name; zc-ceiling,
+                         zero-copy counting without touching the data, runs with host):
                          ${METHOD_NAMES.join(', ')}
-  -s, --source NAME      pktgen (in the guest; default) or host (frames from the host, zero-copy issue)
-  -r, --rates LIST       offered frames/s, comma-separated: numbers, 50k, 1.5M, or max (default ${DEFAULTS.rates})
+  -s, --source NAME      pktgen (in the guest; default) or host (paced frames from the host's
+                         framegen into the e1000: the VM booted with --traffic; npm start does it)
+  -r, --rates LIST       offered frames/s, comma-separated: numbers, 50k, 1.5M, or max (default ${DEFAULTS.rates};
+                         host: numbers only, default ${HOST_DEFAULTS.rates})
   -z, --sizes LIST       frame sizes in bytes, ${FRAME_SIZE_MIN}-${FRAME_SIZE_MAX} (default ${DEFAULTS.sizes})
-  -d, --duration SEC     seconds per point (default ${DEFAULTS.duration})
-  -n, --repeats N        runs of each point, methods interleaved (default ${DEFAULTS.repeats})
+  -d, --duration SEC     seconds per point (default ${DEFAULTS.duration}; host ${HOST_DEFAULTS.duration})
+  -n, --repeats N        runs of each point, methods interleaved (default ${DEFAULTS.repeats}; host ${HOST_DEFAULTS.repeats})
       --slots N          fastnet ring slots, a power of two (default ${DEFAULTS.slots})
       --slot-size BYTES  fastnet ring slot size, a power of two >= 2048 (default ${DEFAULTS.slotSize})
       --queue-length N   fastnet read queue length (default ${DEFAULTS.queueLength})
@@ -91,7 +105,8 @@ table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.
       --max-batch N      frames taken per batch, at most (default ${DEFAULTS.maxBatch})
   -o, --out DIR          output folder (default ${DEFAULTS.out})
       --full             the full sweep: rates ${FULL_SWEEP.rates}, sizes ${FULL_SWEEP.sizes},
-                         ${FULL_SWEEP.duration} s, ${FULL_SWEEP.repeats} repeats (explicit options still win)
+                         ${FULL_SWEEP.duration} s, ${FULL_SWEEP.repeats} repeats (host: rates ${HOST_FULL_SWEEP.rates});
+                         explicit options still win
       --profile METHOD   after the sweep, perf record one run of METHOD at the first rate and size
       --no-soaker        no CPU soaker: CPU per frame from /proc/stat only
   -h, --help             this text
@@ -179,11 +194,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (v.help) return 'help';
 
   const full = v.full ?? false;
-  const preset = (name: keyof typeof FULL_SWEEP, fallback: string) => (full ? FULL_SWEEP[name] : fallback);
   const source = v.source ?? 'pktgen';
   if (!(SOURCE_NAMES as readonly string[]).includes(source)) {
     fail(`--source: unknown source '${source}' (known: ${SOURCE_NAMES.join(', ')})`);
   }
+  const host = source === 'host';
+  const preset = (name: keyof typeof FULL_SWEEP, fallback: string) => {
+    if (host && name !== 'sizes') return (full ? HOST_FULL_SWEEP : HOST_DEFAULTS)[name];
+    return full ? FULL_SWEEP[name] : fallback;
+  };
   const sizes = list(v.sizes ?? preset('sizes', DEFAULTS.sizes), 'sizes').map((item) =>
     integer(item, 'sizes', FRAME_SIZE_MIN, FRAME_SIZE_MAX),
   );
@@ -194,11 +213,17 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   }
   let profile: MethodName | null = null;
   if (v.profile !== undefined) [profile] = parseMethods(v.profile);
+  if (profile && host) fail('--profile: runs with the pktgen source only');
+  const rates = parseRates(v.rates ?? preset('rates', DEFAULTS.rates));
+  if (host && rates.includes('max')) {
+    fail("--rates: the host source is paced: give rates in frames/s ('max', an unpaced sender, starves QEMU)");
+  }
+  if (host && rates.some((rate) => rate !== 'max' && rate > 1_000_000)) fail('--rates: the host source sends at most 1M frames/s');
 
   return {
     methods: v.methods === undefined ? null : parseMethods(v.methods),
     source: source as SourceName,
-    rates: parseRates(v.rates ?? preset('rates', DEFAULTS.rates)),
+    rates,
     sizes,
     durationSec,
     repeats: integer(v.repeats ?? preset('repeats', DEFAULTS.repeats), 'repeats', 1, 100),

@@ -2,7 +2,7 @@
 // spread over repeats), the table per source, the JSON with every raw sample,
 // and the gnuplot script for delivered against offered frames per second.
 import { median } from './bench-cpu';
-import type { MethodName, Rate, SourceName } from './bench-options';
+import { LOSS_FREE_PCT, type MethodName, type Rate, type SourceName } from './bench-options';
 
 /** One run of one method at one point. */
 export interface Sample {
@@ -27,6 +27,10 @@ export interface Sample {
   lossPct: number;
   /** What the capture itself reported lost, if it says. */
   captureDropped: number | null;
+  /** host: frames the e1000 missed for lack of a receive buffer (its missed-packets counter); null for pktgen. */
+  nicMissed: number | null;
+  /** host: frames the host kernel dropped at QEMU's socket while the e1000 was full (framegen's count); null for pktgen. */
+  hostDropped: number | null;
   /** Soaker: each CPU's busy share; null without the soaker. */
   busy: number[] | null;
   /** /proc/stat shares summed over CPUs (the soaker's own time is user time). */
@@ -49,6 +53,8 @@ export interface Summary {
   cpuPerFrameNs: number | null;
   /** delivered pps over the reference method's, median of the per-round ratios. */
   ratio: number | null;
+  /** host: medians of the loss's parts: the method's own drops, NIC missed, host socket drops (null for pktgen). */
+  lostParts: { capture: number; nic: number; host: number; other: number } | null;
 }
 
 const pointKey = (s: { source: string; size: number; offered: Rate }) => `${s.source}/${s.size}/${s.offered}`;
@@ -85,9 +91,58 @@ export function summarize(samples: Sample[], reference: MethodName | null): Summ
       lossPct: median(group.map((s) => s.lossPct)),
       cpuPerFrameNs: cpu.length ? median(cpu) : null,
       ratio: ratios.length ? median(ratios) : null,
+      lostParts:
+        first.hostDropped === null
+          ? null
+          : {
+              capture: median(group.map((s) => s.captureDropped ?? 0)),
+              nic: median(group.map((s) => s.nicMissed ?? 0)),
+              host: median(group.map((s) => s.hostDropped ?? 0)),
+              other: median(group.map((s) => lostOther(s))),
+            },
     });
   }
   return summaries;
+}
+
+/** The part of a host run's loss no counter names: sent - delivered - own drops - NIC missed - host drops (may be < 0 when counters overlap). */
+export function lostOther(s: Sample): number {
+  return s.sent - s.delivered - (s.captureDropped ?? 0) - (s.nicMissed ?? 0) - (s.hostDropped ?? 0);
+}
+
+/**
+ * Each method's loss-free rate: the highest offered rate (a number, not
+ * 'max') whose median loss is under LOSS_FREE_PCT, for one source and size;
+ * null where no rate was loss-free.
+ */
+export function lossFreeRates(summaries: Summary[], source: SourceName, size: number): Map<MethodName, number | null> {
+  const result = new Map<MethodName, number | null>();
+  for (const s of summaries) {
+    if (s.source !== source || s.size !== size) continue;
+    const best = result.get(s.method) ?? null;
+    if (!result.has(s.method)) result.set(s.method, null);
+    if (s.offered !== 'max' && s.lossPct < LOSS_FREE_PCT && (best === null || s.offered > best)) result.set(s.method, s.offered);
+  }
+  return result;
+}
+
+/** The loss-free rates of every size as text lines, with the ratio to the reference's and to zc-ceiling's. */
+export function formatLossFree(summaries: Summary[], source: SourceName, reference: MethodName | null): string {
+  const sizes = [...new Set(summaries.filter((s) => s.source === source).map((s) => s.size))];
+  const lines = [`loss-free rate (highest offered rate with < ${LOSS_FREE_PCT}% loss, median of the rounds):`];
+  for (const size of sizes) {
+    const rates = lossFreeRates(summaries, source, size);
+    const ref = reference ? rates.get(reference) ?? null : null;
+    const ceiling = rates.get('zc-ceiling') ?? null;
+    for (const [method, rate] of rates) {
+      const notes: string[] = [];
+      if (rate !== null && ref && method !== reference) notes.push(`${(rate / ref).toFixed(2)}x ${reference}`);
+      if (rate !== null && ceiling && method !== 'zc-ceiling') notes.push(`${((100 * rate) / ceiling).toFixed(0)}% of zc-ceiling`);
+      const text = rate === null ? 'none of the rates offered' : `${kpps(rate)} kpps`;
+      lines.push(`  ${String(size).padStart(4)} B  ${method.padEnd(13)} ${text}${notes.length ? ` (${notes.join(', ')})` : ''}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 const kpps = (pps: number) => (pps / 1000).toFixed(1);
@@ -96,7 +151,9 @@ const rateText = (rate: Rate) => (rate === 'max' ? 'max' : kpps(rate));
 /** The table of one source: a row per point and method. */
 export function formatTable(summaries: Summary[], source: SourceName, reference: MethodName | null): string {
   const rows = summaries.filter((s) => s.source === source);
+  const parts = rows.some((s) => s.lostParts !== null);
   const header = ['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', `x ${reference ?? '-'}`];
+  if (parts) header.push('lost: own/NIC/host/other');
   const cells = rows.map((s) => [
     s.method,
     String(s.size),
@@ -107,6 +164,7 @@ export function formatTable(summaries: Summary[], source: SourceName, reference:
     s.lossPct.toFixed(2),
     s.cpuPerFrameNs === null ? '-' : s.cpuPerFrameNs.toFixed(0),
     s.ratio === null ? '-' : s.ratio.toFixed(2),
+    ...(parts ? [s.lostParts ? `${s.lostParts.capture}/${s.lostParts.nic}/${s.lostParts.host}/${s.lostParts.other}` : '-'] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');

@@ -5,12 +5,14 @@
 // consumer's cost slows the source: each run reports what the source
 // sustained, what user space counted and the difference as loss.
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, readProcStat, soakRates } from './bench-cpu';
 import type { ConsumerFactory } from './bench-methods';
 import type { BenchOptions, MethodName, Rate } from './bench-options';
 import type { Sample } from './bench-report';
+import { HOST_IP, HostTraffic, setupGuestLink, waitForCarrier } from '../host-traffic';
 import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
 
 export const DEVICE = 'kbench0';
@@ -169,10 +171,136 @@ export async function runOnce(
     lost,
     lossPct: sent > 0 ? (100 * lost) / sent : 0,
     captureDropped: counts.captureDropped,
+    nicMissed: null,
+    hostDropped: null,
     busy,
     procStat,
     cpuPerFrameNs: cpu,
   };
+}
+
+/** The host source's device: the e1000 whose other end is the host's framegen. */
+export const HOST_DEVICE = 'eth0';
+/** framegen's MAC (qemu/framegen.c). */
+const HOST_MAC = '52:54:00:00:00:01';
+/** After the host's last frame, how long nothing more must come before a run ends. */
+const HOST_QUIET_MS = 300;
+/** How long a consumer waits for frames at a time, so the request's answer is read meanwhile. */
+const HOST_SLICE_MS = 50;
+
+/** The e1000's missed-packets counter (MPC, folded in by the driver at least every 2 s). */
+function rxMissed(device: string): number {
+  try {
+    return Number(fs.readFileSync(`/sys/class/net/${device}/statistics/rx_missed_errors`, 'utf8'));
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs the whole sweep for the host source: the same schedule as pktgen's
+ * (methods rotating from round to round), each run one framegen request of
+ * rate x duration frames, paced by the host. The host does not slow down
+ * with its consumer: what a method cannot take is lost, and the loss is
+ * split into what counters name (the method's own drops, the NIC's missed
+ * frames, the host socket's drops).
+ */
+export async function runHostSweep(
+  methods: Map<MethodName, ConsumerFactory>,
+  options: BenchOptions,
+  soaker: Soaker | null,
+  onProgress: (progress: Progress) => void,
+): Promise<SweepResult> {
+  const traffic = new HostTraffic();
+  await setupGuestLink(HOST_DEVICE);
+  // framegen's frames go to a closed UDP port: the stack answers (ICMP), which would take an
+  // ARP exchange whose reply a capture counts. A permanent entry keeps the wire to framegen's frames.
+  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', HOST_MAC, 'dev', HOST_DEVICE, 'nud', 'permanent']);
+  const runs = schedule([...methods.keys()], options);
+  const samples: Sample[] = [];
+  const idleRuns: number[][] = [];
+  if (soaker) idleRuns.push(await idleRates(soaker, 4 * IDLE_CALIBRATION_MS));
+  for (const [i, run] of runs.entries()) {
+    if (soaker && run.order === 0) idleRuns.push(await idleRates(soaker, IDLE_CALIBRATION_MS));
+    const idle = soaker ? calibrate(idleRuns) : null;
+    const sample = await runHostOnce(traffic, methods.get(run.method)!, run, options, soaker, idle);
+    samples.push(sample);
+    onProgress({ done: i + 1, total: runs.length, sample });
+  }
+  const consumerCpus = Array.from({ length: cpuCount() }, (_, cpu) => cpu);
+  return { samples, idleRuns, idle: soaker ? calibrate(idleRuns) : null, consumerCpus };
+}
+
+export async function runHostOnce(
+  traffic: HostTraffic,
+  factory: ConsumerFactory,
+  run: { size: number; offered: Rate; repeat: number; order: number; method: MethodName },
+  options: BenchOptions,
+  soaker: Soaker | null,
+  idle: number[] | null,
+): Promise<Sample> {
+  if (run.offered === 'max') throw new Error('the host source is paced: no max rate');
+  const rate = run.offered;
+  const consumer = await factory(HOST_DEVICE, options);
+  let finished = false;
+  try {
+    // Zero-copy restarts the e1000 on entering (and leaving): its link comes back within seconds.
+    await waitForCarrier(HOST_DEVICE);
+    const missedFrom = rxMissed(HOST_DEVICE);
+    const soakFrom = soaker?.sample();
+    const statFrom = readProcStat();
+    let answered = false;
+    const sending = traffic.send({ size: run.size, count: Math.max(1, Math.round(rate * options.durationSec)), rate });
+    sending.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
+    while (!answered) {
+      await consumer.consumeUntil(process.hrtime.bigint() + BigInt(HOST_SLICE_MS * 1e6));
+      // Lets the request's answer (a file framegen writes) be read.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const soakTo = soaker?.sample();
+    const statTo = readProcStat();
+    const result = await sending;
+    // Frames still in QEMU's queue and the NIC's ring: take them until nothing comes for a while.
+    await consumer.consumeUntil(process.hrtime.bigint() + BigInt(HOST_QUIET_MS * 1e6));
+    finished = true;
+    const counts = await consumer.finish(result.sent);
+    // The driver folds MPC into its counters from its 2 s watchdog; zero-copy reads it at once.
+    const missed = Math.max(rxMissed(HOST_DEVICE) - missedFrom, counts.nicMissed ?? 0);
+
+    const elapsedSec = result.seconds > 0 ? result.seconds : options.durationSec;
+    const deliveredPps = counts.frames / elapsedSec;
+    const lost = Math.max(0, result.sent - counts.frames);
+    const procStat = procStatShares(statFrom, statTo);
+    const busy = soaker && idle && soakFrom && soakTo ? busyShares(idle, soakRates(soakFrom, soakTo)) : null;
+    const cpu = busy ? cpuPerFrameNs(busy, deliveredPps) : cpuPerFrameNs([procStat.busy], deliveredPps);
+    return {
+      source: 'host',
+      method: run.method,
+      size: run.size,
+      offered: run.offered,
+      repeat: run.repeat,
+      order: run.order,
+      sent: result.sent,
+      elapsedSec,
+      sourcePps: result.sent / elapsedSec,
+      delivered: counts.frames,
+      deliveredPps,
+      ipv4: counts.ipv4,
+      lost,
+      lossPct: result.sent > 0 ? (100 * lost) / result.sent : 0,
+      captureDropped: counts.captureDropped,
+      nicMissed: missed,
+      hostDropped: result.hostDropped,
+      busy,
+      procStat,
+      cpuPerFrameNs: cpu,
+    };
+  } finally {
+    if (!finished) await consumer.finish(0).catch(() => undefined);
+  }
 }
 
 export function cpuCount(): number {

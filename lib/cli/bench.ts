@@ -1,5 +1,6 @@
 // `kmodlab bench`: the project's main job, run inside the VM (npm start boots
-// it there). Compares the capture methods on the same pktgen traffic and
+// it there). Compares the capture methods on the same traffic (pktgen in the
+// guest, or paced frames from the host into the e1000) and
 // writes the table, the JSON with every raw sample, and the plot to the
 // output folder (out/bench by default, shared with the host).
 import { execFileSync, spawn } from 'node:child_process';
@@ -10,8 +11,9 @@ import * as path from 'node:path';
 import { Soaker, soakerBinary } from './bench-cpu';
 import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
 import { type BenchOptions, HELP, type MethodName, UsageError, parseBenchOptions } from './bench-options';
-import { type Sample, type Summary, formatTable, plotData, plotScript, summarize } from './bench-report';
-import { DEVICE, type SweepResult, cpuCount, runOnce, runPktgenSweep } from './bench-run';
+import { type Sample, type Summary, formatLossFree, formatTable, plotData, plotScript, summarize } from './bench-report';
+import { DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
+import { HostTraffic } from '../host-traffic';
 import { VethPair, pktgenReset } from '../traffic';
 
 const PROJECT_ROOT = path.join(__dirname, '..', '..');
@@ -39,6 +41,7 @@ function progressLine(done: number, total: number, startedMs: number, s: Sample)
   return (
     `[bench ${done}/${total} ${clock}] ${s.method} ${s.size} B offered ${s.offered === 'max' ? 'max' : `${s.offered / 1000}k`} ` +
     `#${s.repeat}: ${(s.deliveredPps / 1000).toFixed(1)} kpps, loss ${s.lossPct.toFixed(2)}%` +
+    (s.hostDropped === null ? '' : ` (own ${s.captureDropped ?? 0}, NIC ${s.nicMissed ?? 0}, host ${s.hostDropped} of ${s.sent})`) +
     (s.cpuPerFrameNs === null ? '' : `, ${s.cpuPerFrameNs.toFixed(0)} ns CPU/frame`)
   );
 }
@@ -142,9 +145,6 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     options = parsed;
-    if (options.source === 'host') {
-      throw new UsageError("--source host: not in this build yet (it comes with the e1000 zero-copy mode and the host traffic generator)");
-    }
     methods = selectMethods(options, available());
     if (options.profile && !available().has(options.profile)) {
       throw new UsageError(`--profile: '${options.profile}' is not available in this build: ${MISSING[options.profile] ?? 'unknown'}`);
@@ -160,6 +160,10 @@ export async function run(argv: string[]): Promise<number> {
     console.error('kmodlab bench: runs inside the VM as root: npm start, or npm run vm -- node dist/cli/kmodlab.js bench');
     return 1;
   }
+  if (options.source === 'host' && !HostTraffic.available()) {
+    console.error('kmodlab bench: --source host needs the host traffic generator: boot the VM with --traffic (npm start -- --source host does)');
+    return 1;
+  }
 
   const outDir = path.resolve(options.outDir);
   fs.mkdirSync(outDir, { recursive: true });
@@ -173,15 +177,15 @@ export async function run(argv: string[]): Promise<number> {
   const soaker = options.soaker ? await Soaker.start(soakerBinary(PROJECT_ROOT), cpuCount()) : null;
   let sweep: SweepResult;
   try {
-    sweep = await runPktgenSweep(methods, options, soaker, ({ done, total, sample }) =>
-      console.log(progressLine(done, total, started, sample)),
-    );
+    const sweepOf = options.source === 'host' ? runHostSweep : runPktgenSweep;
+    sweep = await sweepOf(methods, options, soaker, ({ done, total, sample }) => console.log(progressLine(done, total, started, sample)));
   } finally {
     soaker?.close();
   }
   const summaries = summarize(sweep.samples, reference);
 
-  const table = formatTable(summaries, options.source, reference);
+  let table = formatTable(summaries, options.source, reference);
+  if (options.source === 'host') table += `\n\n${formatLossFree(summaries, options.source, reference)}`;
   console.log(`\n${table}`);
   const jsonFile = path.join(outDir, `bench-${stamp}.json`);
   const result = {
@@ -196,7 +200,7 @@ export async function run(argv: string[]): Promise<number> {
     missing: MISSING,
     reference,
     cpuMeter: soaker ? 'soaker' : 'procstat',
-    sourceCpu: 0,
+    sourceCpu: options.source === 'pktgen' ? 0 : null,
     consumerCpus: sweep.consumerCpus,
     idleIterationsPerSec: { runs: sweep.idleRuns, median: sweep.idle },
     summaries,

@@ -15,9 +15,9 @@ import {
   soakRates,
   soakerBinary,
 } from '../../lib/cli/bench-cpu';
-import { parseTcpdumpReport, referenceMethod } from '../../lib/cli/bench-methods';
-import { DEFAULTS, FULL_SWEEP, type MethodName, UsageError, parseBenchOptions } from '../../lib/cli/bench-options';
-import { type Sample, formatTable, plotData, plotScript, summarize } from '../../lib/cli/bench-report';
+import { NOT_WITH_SOURCE, available, defaultMethods, parseTcpdumpReport, referenceMethod } from '../../lib/cli/bench-methods';
+import { DEFAULTS, FULL_SWEEP, HOST_DEFAULTS, HOST_FULL_SWEEP, type MethodName, UsageError, parseBenchOptions } from '../../lib/cli/bench-options';
+import { type Sample, formatLossFree, formatTable, lossFreeRates, lostOther, plotData, plotScript, summarize } from '../../lib/cli/bench-report';
 import { rotate, schedule } from '../../lib/cli/bench-run';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -60,6 +60,27 @@ describe('bench options', () => {
     expect(parseBenchOptions(['--full', '-z', '512', '-n', '1'])).toMatchObject({ sizes: [512], repeats: 1, durationSec: 5 });
   });
 
+  test('--source host: paced rates of its own by default, --full its own sweep; explicit options win', () => {
+    expect(parseBenchOptions(['--source', 'host'])).toMatchObject({
+      source: 'host',
+      rates: [10_000, 30_000],
+      sizes: [64],
+      durationSec: Number(HOST_DEFAULTS.duration),
+      repeats: Number(HOST_DEFAULTS.repeats),
+    });
+    expect(parseBenchOptions(['-s', 'host', '--full'])).toMatchObject({
+      rates: [5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000],
+      sizes: [64, 512, 1500],
+      durationSec: Number(HOST_FULL_SWEEP.duration),
+    });
+    expect(parseBenchOptions(['-s', 'host', '-r', '20k', '-d', '1', '-n', '1', '-m', 'pcap,fastnet-zc'])).toMatchObject({
+      rates: [20_000],
+      durationSec: 1,
+      repeats: 1,
+      methods: ['pcap', 'fastnet-zc'],
+    });
+  });
+
   test('lists, units and short options', () => {
     expect(
       parseBenchOptions(['-m', 'fastnet-ring,pcap', '-r', '50k,1.5M,max', '-z', '64,1500', '-d', '0.5', '--buffer-size', '512k', '--no-soaker', '--profile', 'fastnet-ring', '-o', '/tmp/x']),
@@ -96,6 +117,9 @@ describe('bench options', () => {
     [['--slot-size', '1024'], /--slot-size: 1024 is out of range/],
     [['--buffer-size', '1.5'], /not a whole number/],
     [['--profile', 'nope'], /unknown method 'nope'/],
+    [['-s', 'host', '-r', '10k,max'], /--rates: the host source is paced/],
+    [['-s', 'host', '-r', '2M'], /--rates: the host source sends at most 1M/],
+    [['-s', 'host', '--profile', 'pcap'], /--profile: runs with the pktgen source only/],
   ])('%j is refused: %s', (argv, message) => {
     const error = usageError(argv);
     expect(error.message).toMatch(message);
@@ -129,10 +153,33 @@ describe('the kmodlab command', () => {
     expect(r.stderr).toMatch(/'af_xdp' does not run with source pktgen: generic XDP on pktgen's shared skbs/);
   });
 
-  test('--source host is refused until the host source exists, exit code 2', () => {
-    const r = run('bench', '--source', 'host');
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--source host: not in this build yet/);
+  test('zero-copy methods are refused with pktgen, stack with host, exit code 2', () => {
+    const zc = run('bench', '-m', 'pcap,fastnet-zc');
+    expect(zc.status).toBe(2);
+    expect(zc.stderr).toMatch(/'fastnet-zc' does not run with source pktgen: zero-copy needs a NIC .*--source host/);
+    expect(run('bench', '-m', 'zc-ceiling').stderr).toMatch(/'zc-ceiling' does not run with source pktgen/);
+    const stack = run('bench', '-s', 'host', '-m', 'pcap,stack');
+    expect(stack.status).toBe(2);
+    expect(stack.stderr).toMatch(/'stack' does not run with source host/);
+  });
+
+  test('--source host outside a VM booted with --traffic: says how to boot it (exit 1)', () => {
+    const env = { ...process.env, KMODLAB_VM: '1', KMODLAB_TRAFFIC: '' };
+    const r = spawnSync(process.execPath, [CLI, 'bench', '-s', 'host', '-m', 'pcap'], { encoding: 'utf8', env });
+    expect(r.status).toBe(1);
+    // Not root on the host: the VM check comes first; as root in a VM without --traffic, the traffic check.
+    expect(r.stderr).toMatch(/runs inside the VM as root|boot the VM with --traffic/);
+  });
+
+  test('which methods each source runs by default', () => {
+    const all = available();
+    const pktgen = [...defaultMethods(all, 'pktgen').keys()];
+    const host = [...defaultMethods(all, 'host').keys()];
+    expect(pktgen).toEqual(['socket', 'socket-mmsg', 'pcap', 'fastnet-drop', 'fastnet-read', 'fastnet-ring']);
+    expect(host).toEqual(['socket', 'socket-mmsg', 'pcap', 'af_xdp', 'fastnet-drop', 'fastnet-read', 'fastnet-ring', 'fastnet-zc', 'zc-ceiling']);
+    for (const [source, refused] of Object.entries(NOT_WITH_SOURCE)) {
+      for (const reason of Object.values(refused)) expect(reason).toMatch(new RegExp(source === 'pktgen' ? 'pktgen' : 'host'));
+    }
   });
 
   test('outside the VM it says where it runs (exit 1); unknown commands exit 2', () => {
@@ -234,6 +281,8 @@ function sample(method: MethodName, repeat: number, deliveredPps: number, extra:
     lost: 0,
     lossPct: 0,
     captureDropped: 0,
+    nicMissed: null,
+    hostDropped: null,
     busy: [0.5, 0.5],
     procStat: { user: 1, system: 0.2, softirq: 0.3, busy: 2 },
     cpuPerFrameNs: 1e9 / deliveredPps,
@@ -281,6 +330,46 @@ describe('report', () => {
     const script = plotScript('/o/x.dat', methods, 'title', 'svg', '/o/x.svg');
     expect(script).toContain('set output "/o/x.svg"');
     expect(script).toContain('"/o/x.dat" index 1 using 1:($3/1000):($4/1000):($5/1000):xtic(2) with yerrorlines title "fastnet-ring"');
+  });
+
+  test('host source: the loss split into its parts, the loss-free rate per method, ratios to pcap and the ceiling', () => {
+    const host = (method: MethodName, offered: number, repeat: number, delivered: number, parts: Partial<Sample> = {}) =>
+      sample(method, repeat, delivered, {
+        source: 'host',
+        offered,
+        sent: offered,
+        delivered,
+        lost: offered - delivered,
+        lossPct: (100 * (offered - delivered)) / offered,
+        nicMissed: 0,
+        hostDropped: 0,
+        ...parts,
+      });
+    const points = [
+      host('pcap', 10_000, 1, 10_000),
+      host('pcap', 30_000, 1, 20_000, { captureDropped: 6000, nicMissed: 1000, hostDropped: 2000 }),
+      host('fastnet-zc', 10_000, 1, 10_000),
+      host('fastnet-zc', 30_000, 1, 29_990),
+      host('zc-ceiling', 10_000, 1, 10_000),
+      host('zc-ceiling', 30_000, 1, 30_000),
+      host('fastnet-ring', 10_000, 1, 9_000),
+      host('fastnet-ring', 30_000, 1, 9_000),
+    ];
+    expect(lostOther(points[1])).toBe(1000);
+    const summaries = summarize(points, 'pcap');
+    expect(summaries.find((s) => s.method === 'pcap' && s.offered === 30_000)!.lostParts).toEqual({ capture: 6000, nic: 1000, host: 2000, other: 1000 });
+    const rates = lossFreeRates(summaries, 'host', 64);
+    expect(rates.get('pcap')).toBe(10_000);
+    // 10 of 30,000 lost: 0.033%, under 0.1%.
+    expect(rates.get('fastnet-zc')).toBe(30_000);
+    expect(rates.get('zc-ceiling')).toBe(30_000);
+    expect(rates.get('fastnet-ring')).toBeNull();
+    const text = formatLossFree(summaries, 'host', 'pcap');
+    expect(text).toMatch(/fastnet-zc +30\.0 kpps \(3\.00x pcap, 100% of zc-ceiling\)/);
+    expect(text).toMatch(/fastnet-ring +none of the rates offered/);
+    const table = formatTable(summaries, 'host', 'pcap').split('\n');
+    expect(table[1]).toMatch(/lost: own\/NIC\/host\/other$/);
+    expect(table.find((line) => line.startsWith('pcap') && line.includes(' 30.0 '))).toMatch(/6000\/1000\/2000\/1000$/);
   });
 
   test("tcpdump's closing report is parsed; a report without counts is an error", () => {

@@ -27,6 +27,10 @@ test.each([
   ['an af_xdp ring that is not a power of two', () => openCapture('af_xdp', 'lo', { ringSize: 1000 }), 'ERR_OUT_OF_RANGE'],
   ['an af_xdp frame of 8 KiB', () => openCapture('af_xdp', 'lo', { frameSize: 8192 }), 'ERR_OUT_OF_RANGE'],
   ['a fastnet ring of 3 slots', () => openCapture('fastnet-ring', 'lo', { ringSize: 3 }), 'ERR_OUT_OF_RANGE'],
+  ['a fastnet-zc ring of 3 slots', () => openCapture('fastnet-zc', 'lo', { ringSize: 3 }), 'ERR_OUT_OF_RANGE'],
+  ['a fastnet-zc slot of 1 KiB', () => openCapture('fastnet-zc', 'lo', { frameSize: 1024 }), 'ERR_OUT_OF_RANGE'],
+  ['a filter for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { filter: 'udp' }), 'ERR_INVALID_ARG_VALUE'],
+  ['bufferSize for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { bufferSize: 1 << 20 }), 'ERR_INVALID_ARG_VALUE'],
   ['a pcap timeout of 0', () => openCapture('pcap', 'lo', { timeoutMs: 0 }), 'ERR_OUT_OF_RANGE'],
   ['ringSize for pcap', () => openCapture('pcap', 'lo', { ringSize: 1024 }), 'ERR_INVALID_ARG_VALUE'],
   ['bufferSize for fastnet-ring', () => openCapture('fastnet-ring', 'lo', { bufferSize: 1 << 20 }), 'ERR_INVALID_ARG_VALUE'],
@@ -57,4 +61,13 @@ test('every option names only methods that exist, and every method takes batchSi
     expect(methods.filter((m) => !METHODS.includes(m))).toEqual([]);
   }
   expect(OPTION_METHODS.batchSize).toEqual(METHODS);
+});
+
+test('fastnet-zc: a method like fastnet-ring, on the zerocopy mode, with the ring options', async () => {
+  const { FASTNET_MODES } = await import('../../lib/capture');
+  expect(METHODS).toContain('fastnet-zc');
+  expect(FASTNET_MODES['fastnet-zc']).toBe('zerocopy');
+  expect(OPTION_METHODS.ringSize).toContain('fastnet-zc');
+  expect(OPTION_METHODS.frameSize).toContain('fastnet-zc');
+  expect(OPTION_METHODS.filter).not.toContain('fastnet-zc');
 });
