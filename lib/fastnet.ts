@@ -381,7 +381,8 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     this.fd; // closed?
     if (this.#mode === undefined) throw invalidState(`${call} needs a bound session: call bind() first`);
     if (modes.length > 0 && !modes.includes(this.#mode)) {
-      throw invalidState(`${call} works in mode ${modes.join(' or ')}; this session is bound in mode ${this.#mode}`);
+      const list = modes.length > 1 ? `${modes.slice(0, -1).join(', ')} or ${modes.at(-1)}` : modes[0];
+      throw invalidState(`${call} works in mode ${list}; this session is bound in mode ${this.#mode}`);
     }
     return this.#mode;
   }

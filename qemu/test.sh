@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The README's test command (npm test): installs and builds what is missing,
 # runs the host unit tests, then boots the VM and runs the in-guest jest suite
-# against the real modules, first on Debian's kernel, then on the debug kernel
-# (lockdep, KASAN, kmemleak; built once per machine). On each kernel the
-# zero-copy file boots on its own, with host traffic and QEMU's IOMMU. Ends
-# with a plain "N passed, N failed" line.
-#   npm test                          everything
-#   npm test -- --unit|--vm|--debug   one part (repeatable)
+# against the real modules on Debian's kernel; --debug runs it on the debug
+# kernel (lockdep, KASAN, kmemleak; built once per machine). On each kernel
+# the zero-copy files boot on their own, with host traffic and QEMU's IOMMU.
+# Ends with a plain "N passed, N failed" line.
+#   npm test                          host unit tests and the in-VM suite (Debian's kernel)
+#   npm test -- --unit|--vm|--debug   one part (repeatable): --debug is the debug kernel's run
 #   npm test -- ARGS                  extra jest arguments (a path pattern, -t NAME)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,9 @@ for arg in "$@"; do
 	*) jest_args+=("$arg") ;;
 	esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(unit vm debug)
+# The debug kernel's run is not in the default yet: under TCG on 2 cores it
+# takes about 2.5 times the Debian run (README, "The debug kernel").
+[ ${#parts[@]} -gt 0 ] || parts=(unit vm)
 
 bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test
@@ -38,7 +40,7 @@ esac
 run_vm_suite() {
 	local result=$1 boot=$2
 	shift 2
-	local files=(--testPathIgnorePatterns=fastnet-zerocopy "${jest_args[@]}")
+	local files=("${jest_args[@]}" --testPathIgnorePatterns fastnet-zerocopy)
 	if [ "$boot" = zerocopy ]; then
 		set -- "$@" --traffic --iommu
 		files=("${jest_args[@]:-test/vm/fastnet-zerocopy}")
