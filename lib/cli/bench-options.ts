@@ -3,20 +3,14 @@
 // message (and exit code 2) before anything is set up in the guest.
 import { parseArgs } from 'node:util';
 
-/** Every capture method the benchmark knows; which ones run is up to bench-methods. */
-export const METHOD_NAMES = [
-  'socket',
-  'socket-mmsg',
-  'pcap',
-  'af_xdp',
-  'fastnet-drop',
-  'fastnet-read',
-  'fastnet-ring',
-  'fastnet-zc',
-  'zc-ceiling',
-  'tcpdump',
-  'stack',
-] as const;
+import { METHODS } from '../capture/options';
+
+/**
+ * Every method the benchmark knows: the library's capture methods, then its
+ * own (zero-copy's ceiling, tcpdump, the stack alone); which ones run is up
+ * to bench-methods.
+ */
+export const METHOD_NAMES = [...METHODS, 'zc-ceiling', 'tcpdump', 'stack'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** pktgen: in the guest, synchronous injection; host: paced frames from the host's framegen into the e1000 (boot with --traffic). */
