@@ -82,8 +82,16 @@ async function show(traffic: HostTraffic, mode: 'ring' | 'zerocopy', seconds: nu
   const { ring } = session;
   console.log(`fastnet: ${DEVICE} bound in ${mode} mode: ${ring.slots} slots of ${ring.slotSize} bytes`);
   await traffic.send({ size, count: 4, rate: 100 });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  for (const packet of ring.drain()) console.log(`  ${describeFrame(packet)}`);
+  // The frames may still be on their way through QEMU: wait for them (up to 5 s).
+  let decoded = 0;
+  for (const deadline = Date.now() + 5000; decoded < 4 && Date.now() < deadline; ) {
+    await session.waitAsync(200);
+    for (const packet of ring.drain()) {
+      console.log(`  ${describeFrame(packet)}`);
+      decoded++;
+    }
+  }
+  if (decoded === 0) console.log('  (no frame arrived within 5 s)');
   session.close();
 
   console.log(`host: ${rate} frames/s of ${size} bytes for ${seconds} s`);
