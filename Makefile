@@ -79,7 +79,7 @@ DEBUG_DIR = $(shell bash qemu/debug-kernel.sh)
 
 debug: out/debug/initramfs.cpio.gz
 
-out/debug/kmod/stamp: $(KMOD_SRC) qemu/debug-kernel.sh qemu/debug-kernel.config
+out/debug/kmod/stamp: $(KMOD_SRC) qemu/debug-kernel.sh qemu/debug-kernel.config $(wildcard qemu/debug-kernel-patches/*.patch)
 	@dir="$(DEBUG_DIR)" && [ -n "$$dir" ] && echo "[build] kernel modules for $$(cat $$dir/kver)" && \
 	rm -rf out/debug/kmod-build out/debug/kmod && mkdir -p out/debug/kmod-build out/debug/kmod && \
 	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild' \) \

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # debug-kernel.sh: builds (once per machine) the debug guest kernel, with
-# lockdep, KASAN, kmemleak and friends, from Debian's linux-source-6.1 and the
-# fragment qemu/debug-kernel.config, and prints the folder that holds it:
+# lockdep, KASAN, kmemleak and friends, from Debian's linux-source-6.1, the
+# fragment qemu/debug-kernel.config and the fixes in qemu/debug-kernel-patches/
+# (kernel bugs the debug checks report on their own, not the project's), and
+# prints the folder that holds it:
 #   DIR/src       the built tree (KDIR for out-of-tree modules)
 #   DIR/bzImage   the kernel      DIR/kver   its `uname -r`
 #   DIR/root/lib/modules/KVER    its modules (e1000, veth, pktgen, bridge)
 # The cache lives outside the clone, keyed by the source package's version and
-# the fragment's hash, so every clone on the machine shares one build:
+# the hash of the fragment and the patches, so every clone on the machine shares one build:
 # ${KMODLAB_CACHE:-~/.cache/kmodlab}/debug-kernel/<version>-<hash>.
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 fragment=$here/debug-kernel.config
+patches=("$here"/debug-kernel-patches/*.patch)
 tarball=/usr/src/linux-source-6.1.tar.xz
 # Bump when the recipe below changes in a way that changes the result.
-recipe=1
+recipe=2
 
 [ -f "$tarball" ] || { echo "debug-kernel: $tarball is missing (Debian package linux-source-6.1)" >&2; exit 1; }
 version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-hash=$( (cat "$fragment"; echo "recipe $recipe") | sha256sum | cut -c1-12)
+hash=$( (cat "$fragment" "${patches[@]}"; echo "recipe $recipe") | sha256sum | cut -c1-12)
 cache=${KMODLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kmodlab}
 dir=$cache/debug-kernel/$version-$hash
 
@@ -49,6 +52,10 @@ if [ ! -f "$dir/extracted" ]; then
 	step "extracting $tarball"
 	rm -rf "$dir/src" && mkdir -p "$dir/src"
 	run tar -xJf "$tarball" -C "$dir/src" --strip-components=1
+	for p in "${patches[@]}"; do
+		step "applying $(basename "$p")"
+		run patch -p1 -d "$dir/src" -i "$p"
+	done
 	touch "$dir/extracted"
 fi
 cd "$dir/src"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The README's test command (npm test): installs and builds what is missing,
 # runs the host unit tests, then boots the VM and runs the in-guest jest suite
-# against the real modules on Debian's kernel; --debug runs it on the debug
-# kernel (lockdep, KASAN, kmemleak; built once per machine). On each kernel
-# the zero-copy files boot on their own, with host traffic and QEMU's IOMMU.
+# against the real modules on Debian's kernel, then again on the debug kernel
+# (lockdep, KASAN, kmemleak; built once per machine). On each kernel the
+# zero-copy files boot on their own, with host traffic and QEMU's IOMMU.
 # Ends with a plain "N passed, N failed" line.
-#   npm test                          host unit tests and the in-VM suite (Debian's kernel)
-#   npm test -- --unit|--vm|--debug   one part (repeatable): --debug is the debug kernel's run
+#   npm test                          host unit tests, the in-VM suite on Debian's kernel and on the debug kernel
+#   npm test -- --unit|--vm|--debug   only those parts (repeatable): --vm is Debian's kernel, --debug the debug kernel
 #   npm test -- ARGS                  extra jest arguments (a path pattern, -t NAME)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +20,7 @@ for arg in "$@"; do
 	*) jest_args+=("$arg") ;;
 	esac
 done
-# The debug kernel's run is not in the default yet: under TCG on 2 cores it
-# takes about 2.5 times the Debian run (README, "The debug kernel").
-[ ${#parts[@]} -gt 0 ] || parts=(unit vm)
+[ ${#parts[@]} -gt 0 ] || parts=(unit vm debug)
 
 bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test

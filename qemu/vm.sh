@@ -28,7 +28,8 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
                     kmemleak: built once per machine by qemu/debug-kernel.sh)
   --env NAME=VALUE  set a variable for COMMAND (repeatable)
 An option's value may also follow an equals sign: --mem=1024.
-Environment: VM_ACCEL=kvm|tcg overrides the KVM probe.
+Environment: VM_ACCEL=kvm|tcg overrides the KVM probe; VM_KERNEL_ARGS adds to the guest's
+kernel command line.
 Logs: out/vm/guest.log (kernel console of the last run).
 USAGE
 }
@@ -170,7 +171,10 @@ if [ $traffic = 1 ]; then
 	nic=(-netdev "socket,id=net0,udp=127.0.0.1:$gen_port,localaddr=127.0.0.1:$qemu_port")
 	guest_env+=("KMODLAB_TRAFFIC=out/$run/traffic")
 fi
+# The debug kernel boots on q35: i440fx's _PRT is an AML loop that the
+# instrumented ACPI interpreter runs past its 30 s limit, once per PCI device.
 machine=() iommu_append=
+[ $kernel_name = debian ] || machine=(-machine q35)
 if [ $iommu = 1 ]; then
 	machine=(-machine q35 -device intel-iommu)
 	iommu_append=" intel_iommu=on"
@@ -178,7 +182,7 @@ if [ $iommu = 1 ]; then
 fi
 
 # printk.devkmsg=on: init's reports (a kmemleak report is many lines) are not rate-limited.
-append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg$iommu_append"
+append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg$iommu_append${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS}"
 [ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
 qemu=(qemu-system-x86_64 "${accel_args[@]}" "${machine[@]}" -smp "$smp" -m "$mem" -nodefaults -no-reboot
 	-display none -kernel "$guest_kernel" -initrd "$initrd_guest" -append "$append"
