@@ -6,7 +6,7 @@
 # prints the folder that holds it:
 #   DIR/src       the built tree (KDIR for out-of-tree modules)
 #   DIR/bzImage   the kernel      DIR/kver   its `uname -r`
-#   DIR/root/lib/modules/KVER    its modules (e1000, veth, pktgen, bridge)
+#   DIR/root/lib/modules/KVER    its modules (e1000, veth, pktgen, bridge, bonding, macvlan)
 # The cache lives outside the clone, keyed by the source package's version and
 # the hash of the fragment and the patches, so every clone on the machine shares one build:
 # ${KMODLAB_CACHE:-~/.cache/kmodlab}/debug-kernel/<version>-<hash>.
@@ -14,6 +14,8 @@ set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 fragment=$here/debug-kernel.config
 patches=("$here"/debug-kernel-patches/*.patch)
+# None left (a fixed kernel): no patch step, and the hash is the fragment's.
+[ -e "${patches[0]}" ] || patches=()
 tarball=/usr/src/linux-source-6.1.tar.xz
 # Bump when the recipe below changes in a way that changes the result.
 recipe=2

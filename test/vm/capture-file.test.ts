@@ -105,7 +105,7 @@ describe.each(METHODS.map((m) => [m]))('kmodlab capture -m %s', (method) => {
   });
 });
 
-test('tshark -r reads every method\'s file alike: the frames sent, in order, with their lengths and ports', () => {
+test('tshark -r reads every method\'s file alike: every frame sent, with its length, port and source', () => {
   const files = METHODS.map((m) => `/tmp/capture-${m}.pcap`).filter((f) => fs.existsSync(f));
   expect(files).toHaveLength(METHODS.length);
   const merged = '/tmp/capture-all.pcap';
