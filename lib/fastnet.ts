@@ -47,6 +47,8 @@ export interface BindOptions {
   passThrough?: boolean;
   /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault, 1024). */
   queueLength?: number;
+  /** ring: poll()/wait() report the ring readable per batch (half full, or its oldest frame about 1 ms old), not per frame. */
+  batch?: boolean;
 }
 
 export interface OpenOptions {
@@ -173,6 +175,7 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
   slotSize: ['ring', 'zerocopy'],
   queueLength: ['read'],
   passThrough: ['read', 'ring'],
+  batch: ['ring'],
 };
 
 /**
@@ -206,6 +209,9 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
   if (options.passThrough !== undefined && typeof options.passThrough !== 'boolean') {
     throw argError('ERR_INVALID_ARG_TYPE', 'The "passThrough" option must be of type boolean');
   }
+  if (options.batch !== undefined && typeof options.batch !== 'boolean') {
+    throw argError('ERR_INVALID_ARG_TYPE', 'The "batch" option must be of type boolean');
+  }
 
   const slots =
     options.slots === undefined
@@ -231,7 +237,7 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
   return encodeBind({
     ifname: device,
     mode: number,
-    flags: options.passThrough ? uapi.BIND_PASS : 0,
+    flags: (options.passThrough ? uapi.BIND_PASS : 0) | (options.batch ? uapi.BIND_BATCH : 0),
     slots,
     slotSize,
     queueLength,

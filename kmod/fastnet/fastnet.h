@@ -57,6 +57,8 @@ struct fastnet_ring {
 	wait_queue_head_t *wq;
 	struct hrtimer wake_timer;
 	unsigned long wake_armed;	/* bit 0: the timer is set to wake */
+	bool batch;			/* FASTNET_BIND_BATCH */
+	u32 announced;			/* prod at the last wakeup (batch) */
 };
 
 struct fastnet_session;
@@ -110,6 +112,7 @@ int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
 			 int offset, unsigned int len, unsigned int *copied);
 void fastnet_ring_notify(struct fastnet_ring *ring);
 bool fastnet_ring_pending(struct fastnet_ring *ring);
+bool fastnet_ring_readable(struct fastnet_ring *ring);
 struct page *fastnet_ring_slot_page(struct fastnet_ring *ring, u32 slot,
 				    unsigned int *offset);
 void fastnet_ring_info(struct fastnet_ring *ring,

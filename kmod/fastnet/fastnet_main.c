@@ -184,7 +184,7 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 			return -EINVAL;
 		return 0;
 	case FASTNET_MODE_READ:
-		if (req->slots || req->slot_size)
+		if (req->slots || req->slot_size || (req->flags & FASTNET_BIND_BATCH))
 			return -EINVAL;
 		if (!req->queue_len)
 			req->queue_len = FASTNET_QUEUE_LEN_DEFAULT;
@@ -480,7 +480,7 @@ static __poll_t fastnet_poll(struct file *file, poll_table *wait)
 		fastnet_zc_kick(fdev->zc);
 		fallthrough;
 	case FASTNET_MODE_RING:
-		if (fastnet_ring_pending(fdev->ring))
+		if (fastnet_ring_readable(fdev->ring))
 			return EPOLLIN | EPOLLRDNORM;
 		return 0;
 	default:

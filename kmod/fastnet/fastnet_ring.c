@@ -70,6 +70,9 @@ static enum hrtimer_restart fastnet_ring_wake_timer(struct hrtimer *timer)
 
 	/* Before looking for sleepers: a frame published after this re-arms. */
 	clear_bit(0, &ring->wake_armed);
+	/* Every frame published before that test_and_set_bit() is announced. */
+	smp_mb__after_atomic();
+	WRITE_ONCE(ring->announced, READ_ONCE(ring->prod));
 	/* Full barrier inside: pairs with the one after poll_wait(). */
 	if (wq_has_sleeper(ring->wq))
 		wake_up_interruptible_poll(ring->wq, EPOLLIN | EPOLLRDNORM);
@@ -88,6 +91,7 @@ void fastnet_ring_notify(struct fastnet_ring *ring)
 	u32 pending = READ_ONCE(ring->prod) - READ_ONCE(ring->hdr->consumer);
 
 	if (pending >= ring->slots / 2) {
+		WRITE_ONCE(ring->announced, READ_ONCE(ring->prod));
 		if (wq_has_sleeper(ring->wq))
 			wake_up_interruptible_poll(ring->wq,
 						   EPOLLIN | EPOLLRDNORM);
@@ -117,6 +121,7 @@ struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
 	ring->wake_timer.function = fastnet_ring_wake_timer;
 	ring->slots = slots;
 	ring->slot_size = slot_size;
+	ring->batch = flags & FASTNET_BIND_BATCH;
 	ring->block_order = get_order(block);
 	ring->ctrl_size = PAGE_SIZE +
 		PAGE_ALIGN((size_t)slots * sizeof(struct fastnet_slot));
@@ -266,4 +271,13 @@ out:
 bool fastnet_ring_pending(struct fastnet_ring *ring)
 {
 	return READ_ONCE(ring->prod) != READ_ONCE(ring->hdr->consumer);
+}
+
+/* poll(): any pending frame, or with FASTNET_BIND_BATCH an announced one. */
+bool fastnet_ring_readable(struct fastnet_ring *ring)
+{
+	if (!ring->batch)
+		return fastnet_ring_pending(ring);
+	return (s32)(READ_ONCE(ring->announced) -
+		     READ_ONCE(ring->hdr->consumer)) > 0;
 }

@@ -46,6 +46,7 @@ export class FastnetCapture extends CaptureBase {
     if (RING_MODES.includes(this.#mode)) {
       if (options.ringSize !== undefined) bind.slots = options.ringSize;
       if (options.frameSize !== undefined) bind.slotSize = options.frameSize;
+      if (options.batch) bind.batch = true;
     } else if (this.#mode === 'read' && options.ringSize !== undefined) {
       bind.queueLength = options.ringSize;
     }
@@ -65,6 +66,8 @@ export class FastnetCapture extends CaptureBase {
 
   protected countReady(timeoutMs: number): BatchCounts {
     if (this.#mode === 'drop') return this.#countDropped(timeoutMs);
+    // batch: poll() first, so frames are taken when the kernel announces a batch.
+    if (this.options.batch && timeoutMs !== 0) this.session.wait(timeoutMs);
     let counts = this.#take();
     if (counts.packets === 0 && timeoutMs !== 0) {
       this.session.wait(timeoutMs);

@@ -34,6 +34,13 @@ export interface CaptureOptions {
   batchSize?: number;
   /** pcap: how long a TPACKET_V3 block may stay partly filled, ms (default 100). */
   timeoutMs?: number;
+  /**
+   * fastnet-ring: wait for frames a batch at a time (default true; fastnet's FASTNET_BIND_BATCH):
+   * the ring reads ready once half full or once its oldest unannounced frame is about 1 ms old,
+   * as pcap's TPACKET_V3 block timeout hands over whole blocks. false: ready at every frame,
+   * which costs a wakeup for every few frames when the consumer keeps up.
+   */
+  batch?: boolean;
   /** A tcpdump filter expression, compiled by libpcap (not for fastnet-*). */
   filter?: string;
   /** Aborting it closes the capture: iterations and loops end, countBatch() throws. */
@@ -53,6 +60,7 @@ export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   frameSize: ['af_xdp', 'fastnet-ring', 'fastnet-zc'],
   batchSize: ALL,
   timeoutMs: ['pcap'],
+  batch: ['fastnet-ring'],
   filter: PACKET,
   signal: ALL,
 };
@@ -149,6 +157,14 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
     resolved.frameSize = checkInteger('frameSize', o.frameSize, 2048, method === 'af_xdp' ? 4096 : 65536, true);
   }
   if (o.timeoutMs !== undefined) resolved.timeoutMs = checkInteger('timeoutMs', o.timeoutMs, 1, 60_000);
+  if (o.batch !== undefined) {
+    if (typeof o.batch !== 'boolean') {
+      throw argError('ERR_INVALID_ARG_TYPE', `The "batch" option must be of type boolean. Received type ${typeof o.batch}`);
+    }
+    resolved.batch = o.batch;
+  } else if (method === 'fastnet-ring') {
+    resolved.batch = true;
+  }
   if (o.filter !== undefined) {
     if (typeof o.filter !== 'string') {
       throw argError('ERR_INVALID_ARG_TYPE', `The "filter" option must be of type string. Received type ${typeof o.filter}`);

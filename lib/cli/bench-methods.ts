@@ -3,7 +3,9 @@
 // `tcpdump` (tcpdump -w /dev/null, the seed's baseline) and `stack` (no
 // capture: the source alone) are references, run when asked for by name;
 // `zc-ceiling` (zero-copy, slots handed back without their data being read)
-// shows the emulated NIC's own ceiling beside the host source's methods.
+// shows the emulated NIC's own ceiling beside the host source's methods;
+// `fastnet-ring-unbatched` (fastnet-ring with `batch: false`, readable at
+// every frame) shows, by name, what the ring's batched wakeups save.
 import { spawn } from 'node:child_process';
 
 import * as fastnet from '../fastnet';
@@ -33,10 +35,10 @@ export interface Consumer {
 export type ConsumerFactory = (device: string, options: BenchOptions) => Promise<Consumer>;
 
 /** A method of lib/capture, counted by its native countBatch(). */
-function captureConsumer(method: CaptureMethod): ConsumerFactory {
+function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}): ConsumerFactory {
   return async (device, options) => {
     // Only the options the method uses: the library refuses the others.
-    const settings: CaptureOptions = { batchSize: options.maxBatch };
+    const settings: CaptureOptions = { batchSize: options.maxBatch, ...extra };
     if (OPTION_METHODS.bufferSize.includes(method)) settings.bufferSize = options.bufferSize;
     if (method === 'fastnet-read') settings.ringSize = options.queueLength;
     if (method === 'fastnet-ring' || method === 'fastnet-zc' || method === 'af_xdp') settings.ringSize = options.slots;
@@ -183,6 +185,7 @@ function zcCeilingConsumer(): ConsumerFactory {
 /** The consumers this build has, by method name: lib/capture's methods, then the references. */
 export function available(): Map<MethodName, ConsumerFactory> {
   const methods = new Map<MethodName, ConsumerFactory>(METHODS.map((m) => [m, captureConsumer(m)]));
+  methods.set('fastnet-ring-unbatched', captureConsumer('fastnet-ring', { batch: false }));
   methods.set('zc-ceiling', zcCeilingConsumer());
   methods.set('tcpdump', tcpdumpConsumer());
   methods.set('stack', stackConsumer());
@@ -205,13 +208,15 @@ export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, stri
   },
 };
 
+/** Methods that run only when asked for by name. */
+const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'tcpdump', 'stack'];
+
 /**
  * What runs without --methods: every capture method the source can feed
- * (and, with the host source, the zero-copy ceiling); tcpdump and stack are
- * asked for by name.
+ * (and, with the host source, the zero-copy ceiling); the rest by name.
  */
 export function defaultMethods(all: Map<MethodName, ConsumerFactory>, source: SourceName): Map<MethodName, ConsumerFactory> {
-  return new Map([...all].filter(([name]) => name !== 'tcpdump' && name !== 'stack' && !NOT_WITH_SOURCE[source][name]));
+  return new Map([...all].filter(([name]) => !BY_NAME.includes(name) && !NOT_WITH_SOURCE[source][name]));
 }
 
 /** Why a known method cannot run in this build (none now; kept for methods that need an optional part). */

@@ -7,10 +7,10 @@ import { METHODS } from '../capture/options';
 
 /**
  * Every method the benchmark knows: the library's capture methods, then its
- * own (zero-copy's ceiling, tcpdump, the stack alone); which ones run is up
- * to bench-methods.
+ * own (fastnet-ring without batched wakeups, zero-copy's ceiling, tcpdump,
+ * the stack alone); which ones run is up to bench-methods.
  */
-export const METHOD_NAMES = [...METHODS, 'zc-ceiling', 'tcpdump', 'stack'] as const;
+export const METHOD_NAMES = [...METHODS, 'fastnet-ring-unbatched', 'zc-ceiling', 'tcpdump', 'stack'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** pktgen: in the guest, synchronous injection; host: paced frames from the host's framegen into the e1000 (boot with --traffic). */
@@ -82,8 +82,9 @@ frames per second, loss, guest CPU per frame and the ratio to pcap. Writes a
 table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.
 
   -m, --methods LIST     methods, comma-separated (default: every capture method;
-                         tcpdump and stack, the references, by name; zc-ceiling,
-                         zero-copy counting without touching the data, runs with host):
+                         tcpdump, stack and fastnet-ring-unbatched (readable at every
+                         frame), the references, by name; zc-ceiling, zero-copy counting
+                         without touching the data, runs with host):
                          ${METHOD_NAMES.join(', ')}
   -s, --source NAME      pktgen (in the guest; default) or host (paced frames from the host's
                          framegen into the e1000: the VM booted with --traffic; npm start does it)

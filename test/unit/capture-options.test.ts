@@ -1,6 +1,7 @@
 // openCapture's argument checks, on the host: every mistake is refused
 // with Node's error codes before any socket, ring or program exists.
 import { METHODS, OPTION_METHODS, openCapture, type CaptureMethod } from '../../lib/capture';
+import { checkOptions } from '../../lib/capture/options';
 
 function errorOf(fn: () => unknown): NodeJS.ErrnoException {
   try {
@@ -37,6 +38,8 @@ test.each([
   ['a filter for fastnet-read', () => openCapture('fastnet-read', 'lo', { filter: 'udp' }), 'ERR_INVALID_ARG_VALUE'],
   ['snapLength for fastnet-drop', () => openCapture('fastnet-drop', 'lo', { snapLength: 64 }), 'ERR_INVALID_ARG_VALUE'],
   ['a filter that is not a string', () => openCapture('socket', 'lo', { filter: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
+  ['batch that is not a boolean', () => openCapture('fastnet-ring', 'lo', { batch: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
+  ['batch for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { batch: true }), 'ERR_INVALID_ARG_VALUE'],
   ['a signal that is not an AbortSignal', () => openCapture('socket', 'lo', { signal: {} as never }), 'ERR_INVALID_ARG_TYPE'],
 ])('%s: %s', (_name, fn, code) => {
   const error = errorOf(fn);
@@ -70,4 +73,11 @@ test('fastnet-zc: a method like fastnet-ring, on the zerocopy mode, with the rin
   expect(OPTION_METHODS.ringSize).toContain('fastnet-zc');
   expect(OPTION_METHODS.frameSize).toContain('fastnet-zc');
   expect(OPTION_METHODS.filter).not.toContain('fastnet-zc');
+});
+
+test('fastnet-ring waits for frames a batch at a time unless told batch: false', () => {
+  expect(OPTION_METHODS.batch).toEqual(['fastnet-ring']);
+  expect(checkOptions('fastnet-ring', {}).batch).toBe(true);
+  expect(checkOptions('fastnet-ring', { batch: false }).batch).toBe(false);
+  expect(checkOptions('pcap', {}).batch).toBeUndefined();
 });

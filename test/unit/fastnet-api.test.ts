@@ -104,6 +104,11 @@ describe('bindRequest', () => {
     expect(() => fastnet.bindRequest('eth0', 'read', { slots: 64 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
     expect(() => fastnet.bindRequest('eth0', 'ring', { queueLength: 64 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
     expect(() => fastnet.bindRequest('eth0', 'drop', { passThrough: true })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'read', { batch: true })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'ring', { batch: 1 as unknown as boolean })).toThrow(
+      typeError('ERR_INVALID_ARG_TYPE'),
+    );
+    expect(fields(fastnet.bindRequest('eth0', 'ring', { batch: true })).flags).toBe(uapi.BIND_BATCH);
     expect(() => fastnet.bindRequest('eth0', 'ring', { passThrough: 1 as unknown as boolean })).toThrow(
       typeError('ERR_INVALID_ARG_TYPE'),
     );

@@ -104,6 +104,17 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(capture.countBatch(200).frames).toBe(0);
   });
 
+  if (method === 'fastnet-ring') {
+    test('batch: false (the ring readable at every frame) counts every frame too', async () => {
+      using capture = openCapture(method, net.dev, { ...roomy(method), batch: false, batchSize: 64 });
+      const sent = await send(method, 3000, 64);
+      const total = countAll(capture, sent);
+      expect(total.frames + capture.stats().dropped).toBe(sent);
+      expect(total.ipv4).toBe(total.frames);
+      expect(capture.countBatch(200).frames).toBe(0);
+    });
+  }
+
   if (method === 'fastnet-drop') {
     test('hands no frames over: batches() refuses', async () => {
       using capture = openCapture(method, net.dev);

@@ -79,7 +79,9 @@ describe('bind refuses', () => {
     using session = fastnet.open();
     const einval: Array<[string, Partial<fastnet.BindFields>]> = [
       ['mode 9', { mode: 9 }],
-      ['an unknown flag', { flags: 2 }],
+      ['an unknown flag', { flags: 4 }],
+      ['batch in mode read', { mode: uapi.MODE_READ, flags: uapi.BIND_BATCH }],
+      ['batch in mode drop', { flags: uapi.BIND_BATCH }],
       ['pass-through in mode drop', { flags: uapi.BIND_PASS }],
       ['pass-through in mode normal', { mode: uapi.MODE_NORMAL, flags: uapi.BIND_PASS }],
       ['ring slots in mode read', { mode: uapi.MODE_READ, slots: 64 }],

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import * as fastnet from '../../lib/fastnet';
 import { native } from '../../lib/native';
-import { pktgenRunAsync } from '../../lib/traffic';
+import { pktgenRunAsync, pktgenSetup } from '../../lib/traffic';
 import {
   NETSEND,
   Topology,
@@ -312,6 +312,35 @@ describe('mode ring', () => {
     net.inject(10, 64);
     expect(session.ring.drain().count).toBe(10);
     expect(session.stats()).toMatchObject({ received: 1010, delivered: 74, dropped: 936 });
+  });
+
+  test('batch: poll() announces frames a batch at a time (about 1 ms of them), and loses none', async () => {
+    const COUNT = 4000;
+    using session = fastnet.open().bind(net.dev, 'ring', { slots: 4096, batch: true });
+    pktgenSetup({
+      device: net.dev,
+      count: COUNT,
+      size: 64,
+      dstMac: net.veth.mac,
+      src: net.peerAddress,
+      dst: net.address,
+      rate: 10_000,
+    });
+    const sent = pktgenRunAsync();
+    let taken = 0;
+    let wakeups = 0;
+    // A synchronous consumer, quick enough to take frames one or two at a time without batch
+    // (1,196 wakeups for these 4,000 frames under TCG; 265 with it).
+    while (taken < COUNT) {
+      if (!(session.wait(10_000) & uapi.POLLIN)) break;
+      wakeups++;
+      taken += session.ring.drain().count;
+    }
+    await sent;
+    expect(taken).toBe(COUNT);
+    expect(session.stats()).toMatchObject({ received: COUNT, delivered: COUNT, dropped: 0 });
+    // 10,000 frames/s announced about once a millisecond: some 10 a wakeup, not one.
+    expect(wakeups).toBeLessThan(COUNT / 8);
   });
 
   test('pass-through: frames are captured and the stack gets them too', async () => {

@@ -32,7 +32,15 @@
 /* Bind flags (struct fastnet_bind.flags). */
 /* Modes READ and RING: copy the frame and let it go on up the stack. */
 #define FASTNET_BIND_PASS	(1U << 0)
-#define FASTNET_BIND_FLAGS	FASTNET_BIND_PASS
+/*
+ * Mode RING: poll() reports the ring readable per batch, not per frame:
+ * once half the slots are pending, or once the oldest frame not yet
+ * announced is about 1 ms old. A consumer that polls before each batch
+ * then takes frames many at a time (as TPACKET_V3's block timeout does),
+ * for up to 1 ms of latency. The shared indices are exact at all times.
+ */
+#define FASTNET_BIND_BATCH	(1U << 1)
+#define FASTNET_BIND_FLAGS	(FASTNET_BIND_PASS | FASTNET_BIND_BATCH)
 
 /* Ring geometry: powers of two. 0 in fastnet_bind means the default. */
 #define FASTNET_RING_SLOTS_MIN		2
