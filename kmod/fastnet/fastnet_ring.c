@@ -85,6 +85,10 @@ static enum hrtimer_restart fastnet_ring_wake_timer(struct hrtimer *timer)
  * test-and-set is a full barrier, so either it arms the timer or the timer
  * it found armed clears the bit, and then looks for sleepers, after this
  * publish: no slot is left unannounced.
+ *
+ * With FASTNET_BIND_BATCH the half-full path arms the timer too: two
+ * CPUs (or a CPU and the timer) storing `announced` may leave the older
+ * value last, and the timer's later store then announces the newer frames.
  */
 void fastnet_ring_notify(struct fastnet_ring *ring)
 {
@@ -95,7 +99,8 @@ void fastnet_ring_notify(struct fastnet_ring *ring)
 		if (wq_has_sleeper(ring->wq))
 			wake_up_interruptible_poll(ring->wq,
 						   EPOLLIN | EPOLLRDNORM);
-		return;
+		if (!ring->batch)
+			return;
 	}
 	if (!test_and_set_bit(0, &ring->wake_armed))
 		hrtimer_start(&ring->wake_timer,
