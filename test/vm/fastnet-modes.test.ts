@@ -326,21 +326,24 @@ describe('mode ring', () => {
       dst: net.address,
       rate: 10_000,
     });
+    const start = performance.now();
     const sent = pktgenRunAsync();
     let taken = 0;
     let wakeups = 0;
     // A synchronous consumer, quick enough to take frames one or two at a time without batch
-    // (1,196 wakeups for these 4,000 frames under TCG; 265 with it).
+    // (1,196 wakeups for these 4,000 frames on Debian's kernel under TCG, in some 400 ms; 265 with it).
     while (taken < COUNT) {
       if (!(session.wait(10_000) & uapi.POLLIN)) break;
       wakeups++;
       taken += session.ring.drain().count;
     }
+    const elapsedMs = performance.now() - start;
     await sent;
     expect(taken).toBe(COUNT);
     expect(session.stats()).toMatchObject({ received: COUNT, delivered: COUNT, dropped: 0 });
-    // 10,000 frames/s announced about once a millisecond: some 10 a wakeup, not one.
-    expect(wakeups).toBeLessThan(COUNT / 8);
+    // Each wakeup needs a new announcement, and the wake timer announces at most once a
+    // millisecond (the ring never gets half full here): whatever rate the kernel's pktgen reaches.
+    expect(wakeups).toBeLessThanOrEqual(Math.ceil(elapsedMs) + 2);
   });
 
   test('pass-through: frames are captured and the stack gets them too', async () => {
