@@ -66,10 +66,11 @@ export class FastnetCapture extends CaptureBase {
 
   protected countReady(timeoutMs: number): BatchCounts {
     if (this.#mode === 'drop') return this.#countDropped(timeoutMs);
-    // batch: poll() first, so frames are taken when the kernel announces a batch.
-    if (this.options.batch && timeoutMs !== 0) this.session.wait(timeoutMs);
+    // batch: poll() first, so frames are taken when the kernel announces a batch. One wait at most.
+    const waited = this.options.batch === true && timeoutMs !== 0;
+    if (waited) this.session.wait(timeoutMs);
     let counts = this.#take();
-    if (counts.packets === 0 && timeoutMs !== 0) {
+    if (counts.packets === 0 && timeoutMs !== 0 && !waited) {
       this.session.wait(timeoutMs);
       counts = this.#take();
     }

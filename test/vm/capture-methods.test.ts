@@ -113,6 +113,15 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
       expect(total.ipv4).toBe(total.frames);
       expect(capture.countBatch(200).frames).toBe(0);
     });
+
+    test('countBatch(timeout) on an idle batched ring waits the timeout once, not again after it', () => {
+      using capture = openCapture(method, net.dev);
+      const start = performance.now();
+      expect(capture.countBatch(300).frames).toBe(0);
+      const elapsed = performance.now() - start;
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(580);
+    });
   }
 
   if (method === 'fastnet-drop') {
