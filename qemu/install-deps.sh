@@ -12,6 +12,7 @@ packages=(
 	cpio                 # packs the initramfs
 	kmod                 # insmod/modprobe in the guest
 	iproute2             # veth pairs and namespaces in the guest
+	ethtool              # the zero-copy tests reset the e1000 through each of its ethtool paths
 	libpcap-dev          # the addon's libpcap capture method; filters compiled for every method
 	libxdp-dev           # the af_xdp method (xsk sockets); libxdp1 brings xsk_def_xdp_prog.o
 	libbpf-dev           # libxdp's companion, linked by the addon

@@ -95,7 +95,7 @@ static void fastnet_detach(struct fastnet_dev *fdev)
 		return;
 	if (fdev->mode == FASTNET_MODE_ZEROCOPY)
 		fastnet_zc_detach(fdev);
-	else if (fdev->mode != FASTNET_MODE_NORMAL)
+	if (fdev->mode != FASTNET_MODE_NORMAL)
 		netdev_rx_handler_unregister(fdev->dev);
 	list_del(&fdev->node);
 	netdev_put(fdev->dev, &fdev->tracker);
@@ -232,16 +232,23 @@ static int fastnet_attach(struct fastnet_dev *fdev, struct net *net,
 		ret = -EBUSY;
 		goto out;
 	}
-	if (fdev->mode == FASTNET_MODE_ZEROCOPY) {
-		/* EOPNOTSUPP if its driver registered no zero-copy operations. */
-		ret = fastnet_zc_attach(fdev, dev);
-		if (ret)
-			goto out;
-	} else if (fdev->mode != FASTNET_MODE_NORMAL) {
-		/* EBUSY if the device has any rx_handler: bridge, bond... */
+	if (fdev->mode != FASTNET_MODE_NORMAL) {
+		/*
+		 * EBUSY if the device has any rx_handler: bridge, bond...
+		 * Zero-copy holds one too, though its frames bypass the stack,
+		 * so that no bridge or bond can take the device meanwhile.
+		 */
 		ret = netdev_rx_handler_register(dev, fastnet_rx_handler, fdev);
 		if (ret)
 			goto out;
+	}
+	if (fdev->mode == FASTNET_MODE_ZEROCOPY) {
+		/* EOPNOTSUPP if its driver registered no zero-copy operations. */
+		ret = fastnet_zc_attach(fdev, dev);
+		if (ret) {
+			netdev_rx_handler_unregister(dev);
+			goto out;
+		}
 	}
 	netdev_hold(dev, &fdev->tracker, GFP_KERNEL);
 	fdev->dev = dev;

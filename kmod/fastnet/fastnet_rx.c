@@ -181,6 +181,7 @@ rx_handler_result_t fastnet_rx_handler(struct sk_buff **pskb)
 	case FASTNET_MODE_RING:
 		return fastnet_rx_ring(fdev, skb, mac_off, len);
 	default:
+		/* ZEROCOPY: the NIC's frames never become skbs; others go on. */
 		return RX_HANDLER_PASS;
 	}
 }

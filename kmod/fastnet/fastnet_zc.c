@@ -14,8 +14,11 @@
  * Every slot is DMA-mapped once at entry and unmapped when leaving, after
  * the driver's leave() has taken every buffer back from the NIC; the ring
  * itself is freed only later, with the session. The data path
- * (fastnet_zc_arm/receive) runs only in the driver's NAPI poll, or in
- * enter() with RX stopped: one context at a time, so no lock.
+ * (fastnet_zc_arm/receive/release) runs only in the driver's NAPI poll, or
+ * with RX stopped and NAPI disabled: one context at a time, so no lock.
+ * Whenever the driver empties its hardware ring (down, reset, resize), each
+ * armed buffer comes back through fastnet_zc_receive() or
+ * fastnet_zc_release(); fastnet_zc_detach() checks that none went missing.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -52,7 +55,7 @@ struct fastnet_zc {
 	u32 free_head, free_tail;	/* free-running */
 	u32 reclaimed;			/* ring index of the next buffer back */
 	u64 missed_base;		/* the driver's count at entry */
-	u64 missed;			/* since entry; RTNL */
+	u64 missed;			/* since entry, frozen at detach */
 };
 
 static LIST_HEAD(fastnet_zc_regs);
@@ -117,6 +120,12 @@ unsigned int fastnet_zc_buf_size(const struct fastnet_zc *zc)
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_buf_size);
 
+/* Buffers of ring indices published and not yet taken back. */
+static u32 fastnet_zc_published(const struct fastnet_zc *zc)
+{
+	return zc->ring->prod - zc->reclaimed;
+}
+
 /* Takes back the buffers of the ring indices user space handed back. */
 static void fastnet_zc_reclaim(struct fastnet_zc *zc)
 {
@@ -150,24 +159,14 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma)
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_arm);
 
-void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
-			unsigned int flags)
+/* Publishes buffer @buf, holding a frame of @len bytes, at the producer. */
+static void fastnet_zc_publish(struct fastnet_zc *zc, u32 buf, unsigned int len)
 {
 	struct fastnet_ring *ring = zc->ring;
 	u32 mask = ring->slots - 1;
 	struct fastnet_slot *desc;
 	u32 prod = ring->prod;
 
-	if (WARN_ON_ONCE(buf >= ring->slots))
-		return;
-	if (unlikely(flags || !len || len > ring->slot_size)) {
-		zc->free[zc->free_tail++ & mask] = buf;
-		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
-		return;
-	}
-
-	dma_sync_single_for_cpu(zc->reg->dma_dev, zc->dma[buf], len,
-				DMA_FROM_DEVICE);
 	/*
 	 * Room at prod: indices [reclaimed, prod) hold distinct buffers and
 	 * buf is none of them, so fewer than slots are taken.
@@ -188,7 +187,64 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 	zc->published = true;
 	fastnet_count(zc->fdev, len, FASTNET_DELIVERED, len);
 }
+
+void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
+			unsigned int flags)
+{
+	struct fastnet_ring *ring = zc->ring;
+
+	if (WARN_ON_ONCE(buf >= ring->slots))
+		return;
+	if (unlikely(flags || !len || len > ring->slot_size)) {
+		zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
+		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
+		return;
+	}
+	dma_sync_single_for_cpu(zc->reg->dma_dev, zc->dma[buf], len,
+				DMA_FROM_DEVICE);
+	fastnet_zc_publish(zc, buf, len);
+}
 EXPORT_SYMBOL_GPL(fastnet_zc_receive);
+
+bool fastnet_zc_copy_room(struct fastnet_zc *zc)
+{
+	fastnet_zc_reclaim(zc);
+	return zc->free_head != zc->free_tail;
+}
+EXPORT_SYMBOL_GPL(fastnet_zc_copy_room);
+
+void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
+			     unsigned int len, unsigned int flags)
+{
+	struct fastnet_ring *ring = zc->ring;
+	unsigned int off;
+	struct page *page;
+	u32 b;
+
+	if (unlikely(flags || !len || len > ring->slot_size ||
+		     !fastnet_zc_copy_room(zc))) {
+		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
+		return;
+	}
+	b = zc->free[zc->free_head++ & (ring->slots - 1)];
+	/* A free slot: neither the NIC nor user space has it. */
+	page = fastnet_ring_slot_page(ring, b, &off);
+	memcpy(page_address(page) + off, data, len);
+	fastnet_zc_publish(zc, b, len);
+}
+EXPORT_SYMBOL_GPL(fastnet_zc_receive_copy);
+
+void fastnet_zc_release(struct fastnet_zc *zc, u32 buf)
+{
+	struct fastnet_ring *ring = zc->ring;
+
+	/* More free buffers than slots: the driver released one twice. */
+	if (WARN_ON_ONCE(buf >= ring->slots ||
+			 zc->free_tail - zc->free_head >= ring->slots))
+		return;
+	zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
+}
+EXPORT_SYMBOL_GPL(fastnet_zc_release);
 
 void fastnet_zc_receive_done(struct fastnet_zc *zc)
 {
@@ -309,15 +365,21 @@ err_free:
 void fastnet_zc_detach(struct fastnet_dev *fdev)
 {
 	struct fastnet_zc *zc = fdev->zc;
+	u32 held;
 
 	ASSERT_RTNL();
 	if (!zc || !zc->active)
 		return;
 	zc->missed = zc->reg->ops->missed(zc->dev) - zc->missed_base;
-	WRITE_ONCE(zc->active, false);
-	/* No fastnet_zc_kick() is still calling into the driver. */
+	/* Readers that see active false read the frozen count. */
+	smp_store_release(&zc->active, false);
+	/* No fastnet_zc_kick() or _missed() is still calling the driver. */
 	synchronize_net();
 	zc->reg->ops->leave(zc->dev);
+	/* Every buffer is free or user space's: the driver lost none. */
+	held = zc->free_tail - zc->free_head + fastnet_zc_published(zc);
+	WARN_ONCE(held != zc->ring->slots, "%s: %u of %u zero-copy buffers lost\n",
+		  zc->dev->name, zc->ring->slots - held, zc->ring->slots);
 	fastnet_zc_unmap(zc, zc->ring->slots);
 	zc->reg->zc = NULL;
 }
@@ -332,15 +394,21 @@ void fastnet_zc_kick(struct fastnet_zc *zc)
 	rcu_read_unlock();
 }
 
-/* Frames the NIC missed for lack of a buffer since entry. */
+/*
+ * Frames the NIC missed for lack of a buffer since entry. No RTNL: a
+ * statistics loop must not contend with every `ip` command; detach waits
+ * for this reader (synchronize_net()) before leave().
+ */
 u64 fastnet_zc_missed(struct fastnet_zc *zc)
 {
 	u64 missed;
 
-	rtnl_lock();
-	if (zc->active)
-		zc->missed = zc->reg->ops->missed(zc->dev) - zc->missed_base;
-	missed = zc->missed;
-	rtnl_unlock();
+	rcu_read_lock();
+	/* Pairs with detach's store-release: inactive means missed is final. */
+	if (smp_load_acquire(&zc->active))
+		missed = zc->reg->ops->missed(zc->dev) - zc->missed_base;
+	else
+		missed = zc->missed;
+	rcu_read_unlock();
 	return missed;
 }

@@ -38,7 +38,11 @@ struct fastnet_zc_ops {
 	void (*leave)(struct net_device *dev);
 	/* Process context: re-arm handed-back buffers soon (schedule NAPI). */
 	void (*kick)(struct net_device *dev);
-	/* Frames the NIC dropped for lack of a buffer, since probe; RTNL held. */
+	/*
+	 * Frames the NIC dropped for lack of a buffer, since probe. Called
+	 * without RTNL, under rcu_read_lock() (so it must not sleep), and
+	 * only between enter() and leave().
+	 */
 	u64 (*missed)(struct net_device *dev);
 };
 
@@ -52,7 +56,7 @@ void fastnet_zc_unregister(struct net_device *dev);
 
 /*
  * The data path, from the driver's NAPI poll (one poller per device), or
- * from enter() while RX is stopped.
+ * while RX is stopped and NAPI disabled (enter(), leave(), a reset).
  */
 /* Bytes the NIC may write into a buffer. */
 unsigned int fastnet_zc_buf_size(const struct fastnet_zc *zc);
@@ -61,6 +65,22 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma);
 /* A buffer the NIC completed: published to the ring, or dropped. */
 void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 			unsigned int flags);
+/*
+ * A frame the NIC put in one of the driver's own buffers (before zero-copy
+ * began): copied into a free slot and published. Dropped if none is free:
+ * a driver asks fastnet_zc_copy_room() first and leaves the frame in its
+ * buffer until there is room, as the NIC waits for an armed slot.
+ */
+bool fastnet_zc_copy_room(struct fastnet_zc *zc);
+void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
+			     unsigned int len, unsigned int flags);
+/*
+ * An armed buffer the NIC will not complete, because the driver empties
+ * its ring (down, reset, ring resize, leave()): back to the free buffers,
+ * to be armed again. Every path that forgets the hardware ring's contents
+ * must hand each armed buffer to fastnet_zc_receive() or here.
+ */
+void fastnet_zc_release(struct fastnet_zc *zc, u32 buf);
 /* After a batch of fastnet_zc_receive(): wakes the ring's readers. */
 void fastnet_zc_receive_done(struct fastnet_zc *zc);
 
