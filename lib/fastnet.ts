@@ -237,7 +237,11 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
   return encodeBind({
     ifname: device,
     mode: number,
-    flags: (options.passThrough ? uapi.BIND_PASS : 0) | (options.batch ? uapi.BIND_BATCH : 0),
+    // Mode read: each read() returns the frame with its descriptor (one call, atomic per frame).
+    flags:
+      (options.passThrough ? uapi.BIND_PASS : 0) |
+      (options.batch ? uapi.BIND_BATCH : 0) |
+      (number === MODES.read ? uapi.BIND_HEADER : 0),
     slots,
     slotSize,
     queueLength,

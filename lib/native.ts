@@ -35,6 +35,7 @@ export interface FastnetNative {
   readonly MODE_ZEROCOPY: number;
   readonly BIND_PASS: number;
   readonly BIND_BATCH: number;
+  readonly BIND_HEADER: number;
   readonly IFNAMSIZ: number;
   readonly RING_SLOTS_MIN: number;
   readonly RING_SLOTS_MAX: number;

@@ -69,24 +69,27 @@ ReadArgs ParseReadArgs(const Napi::CallbackInfo& info, size_t path_index) {
   return args;
 }
 
-// One frame into buf. The first read of a batch may wait (if the caller
-// allows it and the descriptor blocks); the others never do (RWF_NOWAIT),
-// so a batch is "what is queued", like recvmmsg(MSG_WAITFORONE).
-ssize_t ReadFrame(int fd, uint8_t* buf, size_t size, bool may_wait) {
-  struct iovec iov = {buf, size};
+// One frame and its descriptor in one call (the session is bound with
+// FASTNET_BIND_HEADER): the descriptor into *slot, up to size bytes of the
+// frame into buf. The first read of a batch may wait (if the caller allows
+// it and the descriptor blocks); the others never do (RWF_NOWAIT), so a
+// batch is "what is queued", like recvmmsg(MSG_WAITFORONE). Returns the
+// frame's bytes read, or -1 with errno.
+ssize_t ReadFrame(int fd, struct fastnet_slot* slot, uint8_t* buf, size_t size, bool may_wait) {
+  struct iovec iov[2] = {{slot, sizeof(*slot)}, {buf, size}};
   ssize_t n;
   do {
-    n = may_wait ? readv(fd, &iov, 1) : preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    n = may_wait ? readv(fd, iov, 2) : preadv2(fd, iov, 2, -1, RWF_NOWAIT);
   } while (n < 0 && errno == EINTR);
-  return n;
-}
-
-bool ReadInfo(int fd, struct fastnet_slot* info) {
-  int ret;
-  do {
-    ret = ioctl(fd, FASTNET_READ_INFO, info);
-  } while (ret < 0 && errno == EINTR);
-  return ret == 0;
+  if (n < 0)
+    return n;
+  // A session bound without the header, or a descriptor that disagrees.
+  if (static_cast<size_t>(n) < sizeof(*slot) || slot->data_offset != sizeof(*slot) ||
+      slot->len != n - sizeof(*slot)) {
+    errno = EPROTO;
+    return -1;
+  }
+  return n - sizeof(*slot);
 }
 
 // readBatch(fd, max, snapLength, wait, path?) -> {count, bytes, data, meta}:
@@ -106,19 +109,13 @@ Napi::Value ReadBatch(const Napi::CallbackInfo& info) {
   // An error ends the batch; it is thrown only if the batch is empty, so
   // frames already taken are never lost (the next call throws it).
   while (count < args.max) {
-    ssize_t n = ReadFrame(args.fd, scratch.data(), args.snap,
+    struct fastnet_slot slot;
+    ssize_t n = ReadFrame(args.fd, &slot, scratch.data(), args.snap,
                           args.wait && count == 0);
     if (n < 0) {
       if (errno == EAGAIN || count > 0)
         break;
       ThrowErrno(env, "read", args.path.c_str());
-    }
-    struct fastnet_slot slot;
-    if (!ReadInfo(args.fd, &slot)) {
-      // Only if the device went away this very moment: that frame is lost.
-      if (count > 0)
-        break;
-      ThrowErrno(env, "ioctl", args.path.c_str());
     }
     size_t used = data.size();
     data.insert(data.end(), scratch.begin(), scratch.begin() + n);
@@ -152,19 +149,16 @@ Napi::Value ReadCount(const Napi::CallbackInfo& info) {
   uint64_t packets = 0, bytes = 0, ipv4 = 0, truncated = 0;
 
   while (packets < args.max) {
-    ssize_t n = ReadFrame(args.fd, scratch.data(), args.snap,
+    struct fastnet_slot slot;
+    ssize_t n = ReadFrame(args.fd, &slot, scratch.data(), args.snap,
                           args.wait && packets == 0);
     if (n < 0) {
       if (errno == EAGAIN || packets > 0)
         break;
       ThrowErrno(env, "read", args.path.c_str());
     }
-    // A full buffer may or may not have cut the frame: ask.
-    if (static_cast<uint32_t>(n) == args.snap) {
-      struct fastnet_slot slot;
-      if (ReadInfo(args.fd, &slot) && (slot.flags & FASTNET_PKT_TRUNC))
-        truncated++;
-    }
+    if (slot.flags & FASTNET_PKT_TRUNC)
+      truncated++;
     if (count_ipv4 && IsIPv4(scratch.data(), static_cast<uint32_t>(n)))
       ipv4++;
     bytes += n;
@@ -212,6 +206,7 @@ void InitFastnet(Napi::Env env, Napi::Object exports) {
   set("MODE_ZEROCOPY", FASTNET_MODE_ZEROCOPY);
   set("BIND_PASS", FASTNET_BIND_PASS);
   set("BIND_BATCH", FASTNET_BIND_BATCH);
+  set("BIND_HEADER", FASTNET_BIND_HEADER);
   set("IFNAMSIZ", FASTNET_IFNAMSIZ);
   set("RING_SLOTS_MIN", FASTNET_RING_SLOTS_MIN);
   set("RING_SLOTS_MAX", FASTNET_RING_SLOTS_MAX);

@@ -197,7 +197,7 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 			return -EINVAL;
 		fallthrough;
 	case FASTNET_MODE_RING:
-		if (req->queue_len)
+		if (req->queue_len || (req->flags & FASTNET_BIND_HEADER))
 			return -EINVAL;
 		if (!req->slots)
 			req->slots = FASTNET_RING_SLOTS_DEFAULT;
@@ -393,33 +393,49 @@ static long fastnet_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-/* Copies one frame out and remembers its descriptor; read_lock held. */
+/*
+ * Copies one frame out, after its descriptor with FASTNET_BIND_HEADER, and
+ * remembers the descriptor; read_lock held. A frame that cannot be copied
+ * goes back first in line.
+ */
 static ssize_t fastnet_read_frame(struct fastnet_session *s,
 				  struct fastnet_dev *fdev, struct sk_buff *skb,
 				  struct iov_iter *to)
 {
-	size_t n = min_t(size_t, iov_iter_count(to), skb->len);
+	bool header = fdev->flags & FASTNET_BIND_HEADER;
+	size_t hlen = header ? sizeof(struct fastnet_slot) : 0;
+	struct fastnet_slot slot = {};
+	size_t n;
 
-	if (skb_copy_datagram_iter(skb, 0, to, n)) {
+	if (iov_iter_count(to) < hlen) {
+		fastnet_queue_push_back(fdev, skb);
+		return -EINVAL;
+	}
+	n = min_t(size_t, iov_iter_count(to) - hlen, skb->len);
+	slot.timestamp_ns = fastnet_skb_tstamp(skb);
+	slot.data_offset = hlen;
+	slot.len = n;
+	slot.orig_len = skb->len;
+	slot.status = FASTNET_SLOT_READY;
+	slot.flags = n < skb->len ? FASTNET_PKT_TRUNC : 0;
+	if ((header && copy_to_iter(&slot, hlen, to) != hlen) ||
+	    skb_copy_datagram_iter(skb, 0, to, n)) {
 		fastnet_queue_push_back(fdev, skb);
 		return -EFAULT;
 	}
-	s->last.timestamp_ns = fastnet_skb_tstamp(skb);
-	s->last.data_offset = 0;
-	s->last.len = n;
-	s->last.orig_len = skb->len;
-	s->last.status = FASTNET_SLOT_READY;
-	s->last.flags = n < skb->len ? FASTNET_PKT_TRUNC : 0;
+	slot.data_offset = 0;
+	s->last = slot;
 	if (n < skb->len)
 		atomic64_inc(&fdev->read_truncated);
 	consume_skb(skb);
-	return n;
+	return hlen + n;
 }
 
 /*
- * Mode READ: one frame per call, from its Ethernet header. A buffer shorter
- * than the frame gets its first bytes; the frame is gone all the same and
- * FASTNET_READ_INFO tells its full length and FASTNET_PKT_TRUNC. read_lock
+ * Mode READ: one frame per call, from its Ethernet header (after its
+ * descriptor with FASTNET_BIND_HEADER). A buffer shorter than the frame
+ * gets its first bytes; the frame is gone all the same, and the descriptor
+ * (or FASTNET_READ_INFO) tells its full length and FASTNET_PKT_TRUNC. read_lock
  * is never held while waiting, so FASTNET_READ_INFO never waits for frames.
  */
 static ssize_t fastnet_read_iter(struct kiocb *iocb, struct iov_iter *to)

@@ -73,7 +73,14 @@ describe('bindRequest', () => {
       queueLength: 0,
       reserved: [0, 0, 0],
     });
-    expect(fields(fastnet.bindRequest('eth0', 'read', { queueLength: 10 }))).toMatchObject({ mode: 2, queueLength: 10 });
+    // Mode read always asks for each frame's descriptor before it (one read(2) a frame).
+    expect(fields(fastnet.bindRequest('eth0', 'read', { queueLength: 10 }))).toMatchObject({
+      mode: 2,
+      flags: uapi.BIND_HEADER,
+      queueLength: 10,
+    });
+    expect(fields(fastnet.bindRequest('eth0', 'read', { passThrough: true })).flags).toBe(uapi.BIND_PASS | uapi.BIND_HEADER);
+    expect(uapi.BIND_HEADER).toBe(4);
     expect(fields(fastnet.bindRequest('eth0', 1))).toMatchObject({ mode: 1, flags: 0, slots: 0, slotSize: 0 });
     expect(fields(fastnet.bindRequest('a23456789012345', 'normal')).ifname).toBe('a23456789012345');
   });

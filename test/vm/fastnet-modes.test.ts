@@ -38,6 +38,19 @@ afterAll(async () => {
 
 beforeEach(() => receiver.reset());
 
+/** sizeof(struct fastnet_slot): what read() returns before each frame with FASTNET_BIND_HEADER. */
+const SLOT_SIZE = 32;
+
+/** Decodes a struct fastnet_slot at the start of `buffer`. */
+function slotOf(buffer: Buffer): { dataOffset: number; len: number; origLen: number; flags: number } {
+  return {
+    dataOffset: Number(buffer.readBigUInt64LE(8)),
+    len: buffer.readUInt32LE(16),
+    origLen: buffer.readUInt32LE(20),
+    flags: buffer.readUInt16LE(26),
+  };
+}
+
 /** Every frame of a batch, copied out of it. */
 function frames(batch: fastnet.PacketBatch): Buffer[] {
   return [...batch].map((packet) => Buffer.from(packet.data));
@@ -157,9 +170,12 @@ describe('mode read', () => {
     expect(cut.data.readUInt16BE(12)).toBe(0x0800);
     expect(cut.originalLength).toBe(UDP_HEADERS + 200);
     expect(cut.truncated).toBe(true);
-    // The raw read(2): the return value is the length copied.
-    const buffer = Buffer.alloc(30);
-    expect(fs.readSync(session.fd, buffer)).toBe(30);
+    // The raw read(2) (the library binds with FASTNET_BIND_HEADER): the descriptor, then the
+    // frame's first bytes; the return value is the length of both.
+    const buffer = Buffer.alloc(SLOT_SIZE + 30);
+    expect(fs.readSync(session.fd, buffer)).toBe(SLOT_SIZE + 30);
+    expect(slotOf(buffer)).toMatchObject({ dataOffset: SLOT_SIZE, len: 30, origLen: UDP_HEADERS + 200, flags: 1 });
+    expect(buffer.readUInt16BE(SLOT_SIZE + 12)).toBe(0x0800);
     const whole = session.read()!;
     expectUdpFrames([whole.data], 1, 200, 2);
     expect(whole.truncated).toBe(false);
@@ -172,6 +188,64 @@ describe('mode read', () => {
     const counts = session.readCount(256, { snapLength: 20, countIPv4: true });
     expect(counts).toEqual({ packets: 50, bytes: 50 * 20, ipv4: 50, truncated: 50 });
     expect(session.stats()).toMatchObject({ delivered: 50, truncated: 50 });
+  });
+
+  test('each read() returns the frame with its own descriptor, also with readers racing on one descriptor', async () => {
+    using session = fastnet.open().bind(net.dev, 'read', { queueLength: 4096 });
+    await net.sendUdp(300, 100);
+    await net.sendUdp(300, 700);
+    // Eight reads at a time from libuv's threads, each a read(2) of its own on the same fd.
+    const read = async () => {
+      const buffer = Buffer.alloc(SLOT_SIZE + 2048);
+      try {
+        const bytesRead = await new Promise<number>((resolve, reject) =>
+          fs.read(session.fd, buffer, 0, buffer.length, null, (err, n) => (err ? reject(err) : resolve(n))),
+        );
+        return buffer.subarray(0, bytesRead);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return null;
+        throw error;
+      }
+    };
+    const bad: string[] = [];
+    let frames = 0;
+    for (;;) {
+      const results = await Promise.all(Array.from({ length: 8 }, read));
+      for (const result of results) {
+        if (!result) continue;
+        frames++;
+        const slot = slotOf(result);
+        // The IPv4 total length says how long this frame is: its descriptor must say the same.
+        const frameLength = 14 + result.readUInt16BE(SLOT_SIZE + 16);
+        if (slot.dataOffset !== SLOT_SIZE || slot.len !== result.length - SLOT_SIZE || slot.origLen !== frameLength) {
+          bad.push(`frame ${frames}: ${JSON.stringify(slot)} for ${result.length - SLOT_SIZE} bytes of a ${frameLength}-byte frame`);
+        }
+      }
+      if (results.every((result) => result === null)) break;
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(frames).toBe(600);
+  });
+
+  test('a buffer shorter than the descriptor: EINVAL, and the frame stays queued', async () => {
+    using session = fastnet.open().bind(net.dev, 'read');
+    await net.sendUdp(1, 64);
+    expect(() => fs.readSync(session.fd, Buffer.alloc(SLOT_SIZE - 1))).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'read' }),
+    );
+    expectUdpFrames([session.read()!.data], 1, 64);
+    expect(session.stats()).toMatchObject({ delivered: 1, truncated: 0 });
+  });
+
+  test('a session bound without FASTNET_BIND_HEADER reads bare frames, described by FASTNET_READ_INFO', async () => {
+    using session = fastnet.open();
+    native.ioctl(session.fd, uapi.BIND, fastnet.encodeBind({ ifname: net.dev, mode: fastnet.MODES.read }), session.path);
+    await net.sendUdp(1, 64);
+    const buffer = Buffer.alloc(2048);
+    expect(fs.readSync(session.fd, buffer)).toBe(UDP_HEADERS + 64);
+    const info = Buffer.alloc(SLOT_SIZE);
+    native.ioctl(session.fd, uapi.READ_INFO, info, session.path);
+    expect(slotOf(info)).toMatchObject({ dataOffset: 0, len: UDP_HEADERS + 64, origLen: UDP_HEADERS + 64, flags: 0 });
   });
 
   test('a zero-length read() returns 0 and consumes nothing', () => {

@@ -40,7 +40,16 @@
  * for up to 1 ms of latency. The shared indices are exact at all times.
  */
 #define FASTNET_BIND_BATCH	(1U << 1)
-#define FASTNET_BIND_FLAGS	(FASTNET_BIND_PASS | FASTNET_BIND_BATCH)
+/*
+ * Mode READ: each read() returns the frame's descriptor, a struct
+ * fastnet_slot, then the frame from its Ethernet header (data_offset
+ * sizeof(struct fastnet_slot), len the bytes that follow it): one call and
+ * one frame, whoever shares the descriptor. A buffer shorter than the
+ * descriptor gets EINVAL and the frame stays queued.
+ */
+#define FASTNET_BIND_HEADER	(1U << 2)
+#define FASTNET_BIND_FLAGS	(FASTNET_BIND_PASS | FASTNET_BIND_BATCH | \
+				 FASTNET_BIND_HEADER)
 
 /* Ring geometry: powers of two. 0 in fastnet_bind means the default. */
 #define FASTNET_RING_SLOTS_MIN		2
@@ -90,8 +99,9 @@ struct fastnet_stats {
 };
 
 /*
- * One frame's descriptor: a ring slot's (in the zone's descriptor array) or
- * the last frame read() returned (FASTNET_READ_INFO, data_offset 0).
+ * One frame's descriptor: a ring slot's (in the zone's descriptor array),
+ * the one before each frame read() returns with FASTNET_BIND_HEADER, or the
+ * last frame read() returned (FASTNET_READ_INFO, data_offset 0).
  */
 struct fastnet_slot {
 	__u64 timestamp_ns;	/* CLOCK_REALTIME when the handler saw it */
@@ -166,7 +176,11 @@ struct fastnet_ring_info {
 #define FASTNET_BIND		_IOW(FASTNET_IOC_MAGIC, 1, struct fastnet_bind)
 #define FASTNET_STATS		_IOR(FASTNET_IOC_MAGIC, 2, struct fastnet_stats)
 #define FASTNET_RING_INFO	_IOR(FASTNET_IOC_MAGIC, 3, struct fastnet_ring_info)
-/* The descriptor of the last frame read() returned (mode READ). */
+/*
+ * The descriptor of the last frame read() returned (mode READ). Two calls
+ * a frame, and a reader sharing the descriptor may come between them:
+ * FASTNET_BIND_HEADER returns each frame with its descriptor instead.
+ */
 #define FASTNET_READ_INFO	_IOR(FASTNET_IOC_MAGIC, 4, struct fastnet_slot)
 
 #endif /* _UAPI_FASTNET_H */
