@@ -5,7 +5,9 @@
 // the guest shares with the host read-write over 9p. A request is a file
 // renamed into place; framegen sends the frames, paced on its own clock,
 // and answers with how many it sent. framegen also answers ARP and ping for
-// HOST_IP, so the guest can ping through the e1000.
+// HOST_IP, so the guest can ping through the e1000, and moves the mtime of
+// `alive` in the folder every 100 ms: a send() whose framegen has died (or
+// whose folder is gone: the run is over) rejects instead of waiting forever.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -24,6 +26,10 @@ export const FRAME_SIZE_MAX = 9018;
 export const PAYLOAD_OFFSET = 42;
 /** "KMZC", the 32-bit run id, the 64-bit sequence number; then the pattern. */
 const PAYLOAD_HEADER = 16;
+/** framegen sends at most this many frames after stop() (it looks for the request that often). */
+export const STOP_BATCH_FRAMES = 64;
+/** framegen's heartbeat (every 100 ms) not moving for this long: it is gone. */
+const HEARTBEAT_TIMEOUT_MS = 3000;
 
 export interface TrafficRequest {
   /** Bytes a frame, FRAME_SIZE_MIN to FRAME_SIZE_MAX. */
@@ -45,6 +51,11 @@ export interface TrafficResult {
    */
   hostDropped: number;
   seconds: number;
+}
+
+/** The host side of `--traffic` is gone: code ERR_HOST_TRAFFIC_GONE. */
+function goneError(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_HOST_TRAFFIC_GONE' });
 }
 
 function stateError(message: string): Error {
@@ -80,7 +91,11 @@ export class HostTraffic {
     this.#nextId = (process.pid * 1000 + (Date.now() % 1000)) % 0x7fffffff;
   }
 
-  /** Sends `count` frames of `size` bytes at `rate` frames a second; resolves when all are sent. */
+  /**
+   * Sends `count` frames of `size` bytes at `rate` frames a second; resolves when all are sent
+   * (or fewer, after stop()). Rejects with code ERR_HOST_TRAFFIC_GONE if framegen dies or its
+   * folder goes meanwhile, ETIMEDOUT if it does not answer in far longer than the send takes.
+   */
   async send(request: TrafficRequest): Promise<TrafficResult> {
     const size = checkInteger('size', request.size, FRAME_SIZE_MIN, FRAME_SIZE_MAX);
     const count = checkInteger('count', request.count, 0, 2 ** 40);
@@ -88,26 +103,50 @@ export class HostTraffic {
     const id = (this.#nextId = (this.#nextId + 1) % 0x7fffffff);
     const response = path.join(this.dir, 'response');
     fs.rmSync(response, { force: true });
+    // A stop left from an earlier send: framegen keeps the file until a run ends.
+    fs.rmSync(path.join(this.dir, 'stop'), { force: true });
     fs.writeFileSync(path.join(this.dir, 'request.tmp'), `${id} ${size} ${count} ${rate}\n`);
     fs.renameSync(path.join(this.dir, 'request.tmp'), path.join(this.dir, 'request'));
 
     const deadline = Date.now() + 30_000 + (rate ? (3000 * count) / rate : count / 10);
+    const alive = path.join(this.dir, 'alive');
+    // The heartbeat's mtime as last read, and when (on this clock: the host's may differ) it moved.
+    let beat = -1;
+    let beatSeen = Date.now();
+    let nextLivenessCheck = 0;
     while (Date.now() < deadline) {
       await sleep(25);
-      let text: string;
+      let text: string | undefined;
       try {
         text = fs.readFileSync(response, 'utf8');
       } catch {
-        continue;
+        // not yet
       }
-      const [answerId, sent, hostDropped, ns] = text.trim().split(/\s+/).map(Number);
-      if (answerId !== id) continue;
-      return { id, sent, hostDropped, seconds: ns / 1e9 };
+      if (text !== undefined) {
+        const [answerId, sent, hostDropped, ns] = text.trim().split(/\s+/).map(Number);
+        if (answerId === id) return { id, sent, hostDropped, seconds: ns / 1e9 };
+      }
+      if (Date.now() < nextLivenessCheck) continue;
+      nextLivenessCheck = Date.now() + 250;
+      try {
+        fs.statSync(this.dir);
+      } catch (err) {
+        throw goneError(`framegen's folder ${this.dir} is gone (the host side of --traffic has ended): request ${id} not answered`, err);
+      }
+      const mtime = fs.statSync(alive, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+      if (mtime !== beat) {
+        beat = mtime;
+        beatSeen = Date.now();
+      } else if (Date.now() - beatSeen > HEARTBEAT_TIMEOUT_MS) {
+        throw goneError(
+          `framegen is not running: its heartbeat ${alive} has not moved for ${HEARTBEAT_TIMEOUT_MS / 1000} s; request ${id} not answered`,
+        );
+      }
     }
     throw Object.assign(new Error(`framegen did not answer request ${id} in ${this.dir}`), { code: 'ETIMEDOUT' });
   }
 
-  /** Ends the current send early. */
+  /** Ends the current send early: framegen sends at most STOP_BATCH_FRAMES more. */
   stop(): void {
     fs.writeFileSync(path.join(this.dir, 'stop'), '');
   }

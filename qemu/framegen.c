@@ -12,7 +12,12 @@
  *   renames "ID SENT HOST_DROPS NS" to DIR/response. HOST_DROPS counts what
  *   the host's kernel dropped at QEMU's socket meanwhile (/proc/net/udp),
  *   i.e. frames QEMU could not take because the NIC had no free buffer.
- *   DIR/stop ends a run early.
+ *   DIR/stop ends a run early: framegen looks for it before every
+ *   STOP_BATCH frames and at least every CHECK_MS, so at most STOP_BATCH
+ *   frames go out after it appears. It stays until the run ends, so a stop
+ *   written before framegen took the request still counts.
+ * - a heartbeat: DIR/alive's mtime moves every BEAT_MS while framegen runs
+ *   (sending or not), so the guest tells a dead framegen from a slow one.
  * - ARP and ICMP echo for 192.168.77.1 (MAC 52:54:00:00:00:01), so the
  *   guest (192.168.77.2) can ping through the e1000.
  *
@@ -24,6 +29,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -40,6 +46,10 @@
 #define FRAME_MAX	9018	/* past 1514 only with rx-all or a jumbo MTU */
 #define HDR_LEN		(14 + 20 + 8)	/* Ethernet, IPv4, UDP */
 #define PAYLOAD_HDR	16		/* magic, run id, sequence */
+#define STOP_BATCH	64		/* lib/host-traffic.ts STOP_BATCH_FRAMES */
+#define CHECK_MS	5
+#define BEAT_MS		100
+#define MS		1000000ull
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t host_mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
@@ -49,6 +59,8 @@ static const uint8_t guest_ip[4] = { 192, 168, 77, 2 };
 static int sock;
 static struct sockaddr_in qemu_addr;
 static const char *dir;
+static char alive_path[4096];
+static uint64_t last_beat;
 
 static uint64_t now_ns(void)
 {
@@ -107,6 +119,31 @@ static void set_seq(uint8_t *f, size_t size, uint64_t seq)
 	memcpy(f + HDR_LEN + 8, &seq, 8);
 	for (k = HDR_LEN + PAYLOAD_HDR; k < size; k++)
 		f[k] = (uint8_t)(seq + k);
+}
+
+/* Moves DIR/alive's mtime, at most every BEAT_MS. */
+static void heartbeat(uint64_t now)
+{
+	int fd;
+
+	if (now - last_beat < BEAT_MS * MS)
+		return;
+	last_beat = now;
+	if (utimensat(AT_FDCWD, alive_path, NULL, 0) == 0 || errno != ENOENT)
+		return;
+	fd = open(alive_path, O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = {
+		.tv_sec = t / 1000000000ull,
+		.tv_nsec = t % 1000000000ull,
+	};
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 /* ARP and ping for host_ip; anything else the guest sends is ignored. */
@@ -180,8 +217,9 @@ static void run_request(const char *req, unsigned int qemu_port)
 	static uint8_t frame[FRAME_MAX];
 	unsigned long long count = 0, rate = 0, sent = 0, drops0;
 	unsigned int id = 0, size = 0;
-	char path[4096], tmp[4096];
-	uint64_t start, next;
+	char stop[4096], path[4096], tmp[4096];
+	uint64_t start, next = 0, last_check;
+	struct stat st;
 	FILE *f;
 
 	if (sscanf(req, "%u %u %llu %llu", &id, &size, &count, &rate) != 4 ||
@@ -191,23 +229,32 @@ static void run_request(const char *req, unsigned int qemu_port)
 		size = FRAME_MIN;
 	}
 	build_frame(frame, size, id);
-	snprintf(path, sizeof(path), "%s/stop", dir);
-	unlink(path);
+	snprintf(stop, sizeof(stop), "%s/stop", dir);
 	drops0 = udp_drops(qemu_port);
 	start = now_ns();
-	next = start;
+	last_check = start;
 	while (sent < count) {
-		if (rate) {
-			uint64_t t = now_ns();
+		uint64_t t = now_ns();
 
+		/*
+		 * Every STOP_BATCH frames (the first one included) and every
+		 * CHECK_MS: answer ARP and ping, beat, and end on a stop request
+		 * or a folder that is gone (the run is over).
+		 */
+		if (sent % STOP_BATCH == 0 || t - last_check >= CHECK_MS * MS) {
+			last_check = t;
+			serve_incoming();
+			heartbeat(t);
+			if (access(stop, F_OK) == 0 || stat(dir, &st))
+				break;
+		}
+		if (rate) {
+			next = start + (uint64_t)((unsigned __int128)sent * 1000000000u / rate);
+			/* Sleeps in slices, so a slow rate still checks every CHECK_MS. */
 			if (t < next) {
-				struct timespec ts = {
-					.tv_sec = next / 1000000000ull,
-					.tv_nsec = next % 1000000000ull,
-				};
-				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+				sleep_until(next - t > CHECK_MS * MS ? t + CHECK_MS * MS : next);
+				continue;
 			}
-			next = start + (sent + 1) * 1000000000ull / rate;
 		}
 		set_seq(frame, size, sent);
 		if (sendto(sock, frame, size, 0, (void *)&qemu_addr, sizeof(qemu_addr)) < 0) {
@@ -217,14 +264,10 @@ static void run_request(const char *req, unsigned int qemu_port)
 			break;
 		}
 		sent++;
-		if ((sent & 1023) == 0) {
-			serve_incoming();
-			if (access(path, F_OK) == 0)
-				break;
-		}
 	}
 	/* Drops are counted as QEMU falls behind: let it catch up first. */
 	usleep(200000);
+	unlink(stop);
 	snprintf(tmp, sizeof(tmp), "%s/response.tmp", dir);
 	snprintf(path, sizeof(path), "%s/response", dir);
 	f = fopen(tmp, "w");
@@ -274,6 +317,8 @@ int main(int argc, char **argv)
 	qemu_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	qemu_addr.sin_port = htons(qemu_port);
 
+	snprintf(alive_path, sizeof(alive_path), "%s/alive", dir);
+	heartbeat(now_ns());
 	snprintf(path, sizeof(path), "%s/ports.tmp", dir);
 	f = fopen(path, "w");
 	if (!f) {
@@ -292,6 +337,7 @@ int main(int argc, char **argv)
 
 		poll(&pfd, 1, 20);
 		serve_incoming();
+		heartbeat(now_ns());
 		if (stat(dir, &st))
 			return 0;
 		f = fopen(path, "r");

@@ -99,9 +99,37 @@ if [ "$(param vm.shell)" = 1 ]; then
 else
 	# Raw, so the command's bytes reach the host unchanged (no \n -> \r\n).
 	stty -F /dev/ttyS1 raw -echo
-	chroot /newroot /usr/bin/env $env /bin/bash "$project/out/$run/cmd.sh" \
-		</dev/null >/dev/ttyS1 2>&1
+	# The host's stop request (vm.sh on Ctrl-C or SIGTERM) is a line, INT or
+	# TERM, on the third serial port: no polling, and it works whatever the
+	# command does with 9p. The port stays open on fd 3 from here on: the UART
+	# empties its FIFO when the port is first opened, so a request that came
+	# before an open would be lost.
+	exec 3</dev/ttyS2
+	stty -F /dev/ttyS2 raw -echo
+	# Its own session and process group, so a signal reaches the command and
+	# its children as a terminal's Ctrl-C would; env --default-signal undoes
+	# the SIGINT and SIGQUIT that a background job of this shell ignores.
+	setsid chroot /newroot /usr/bin/env --default-signal $env /bin/bash "$project/out/$run/cmd.sh" \
+		</dev/null >/dev/ttyS1 2>&1 &
+	cmd=$!
+	(
+		read -r sig <&3 || exit 0
+		case $sig in INT | TERM) ;; *) sig=INT ;; esac
+		say "the host asks to stop: SIG$sig to the command, SIGKILL after 5 s"
+		kill -"$sig" -"$cmd" 2>/dev/null
+		i=0
+		while [ $i -lt 50 ] && kill -0 "$cmd" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -KILL -"$cmd" 2>/dev/null
+	) &
+	watcher=$!
+	exec 3<&-
+	say "command started"
+	wait "$cmd"
 	rc=$?
+	kill "$watcher" 2>/dev/null
 fi
 say "command exited with status $rc"
 

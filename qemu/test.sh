@@ -3,7 +3,8 @@
 # runs the host unit tests, then boots the VM and runs the in-guest jest suite
 # against the real modules on Debian's kernel, then again on the debug kernel
 # (lockdep, KASAN, kmemleak; built once per machine). On each kernel the
-# zero-copy files boot on their own, with host traffic and QEMU's IOMMU.
+# zero-copy files and host-traffic's boot on their own, with host traffic and
+# QEMU's IOMMU.
 # Ends with a plain "N passed, N failed" line.
 #   npm test                          host unit tests, the in-VM suite on Debian's kernel and on the debug kernel
 #   npm test -- --unit|--vm|--debug   only those parts (repeatable): --vm is Debian's kernel, --debug the debug kernel
@@ -26,11 +27,13 @@ bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test
 rm -f out/test/*.json
 
-# Arguments naming the zero-copy file run only its boot; other arguments only the main one.
+# The files that need host traffic (vm.sh --traffic): a jest path pattern.
+traffic_files='fastnet-zerocopy|host-traffic'
+# Arguments naming one of them run only their boot; other arguments only the main one.
 boots=(main zerocopy)
 case "${jest_args[*]}" in
 "") ;;
-*zerocopy*) boots=(zerocopy) ;;
+*zerocopy* | *host-traffic*) boots=(zerocopy) ;;
 *) boots=(main) ;;
 esac
 
@@ -38,10 +41,10 @@ esac
 run_vm_suite() {
 	local result=$1 boot=$2
 	shift 2
-	local files=("${jest_args[@]}" --testPathIgnorePatterns fastnet-zerocopy)
+	local files=("${jest_args[@]}" --testPathIgnorePatterns "$traffic_files")
 	if [ "$boot" = zerocopy ]; then
 		set -- "$@" --traffic --iommu
-		files=("${jest_args[@]:-test/vm/fastnet-zerocopy}")
+		files=("${jest_args[@]:-test/vm/($traffic_files)}")
 	fi
 	# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
 	bash qemu/vm.sh "$@" --env CI=true -- node_modules/.bin/jest --selectProjects vm \

@@ -28,6 +28,8 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
                     kmemleak: built once per machine by qemu/debug-kernel.sh)
   --env NAME=VALUE  set a variable for COMMAND (repeatable)
 An option's value may also follow an equals sign: --mem=1024.
+Ctrl-C or SIGTERM: the signal goes to COMMAND in the guest (SIGKILL 5 s later), the guest
+powers off and vm.sh exits 130 or 143; a second one powers the guest off at once.
 Environment: VM_ACCEL=kvm|tcg overrides the KVM probe; VM_KERNEL_ARGS adds to the guest's
 kernel command line.
 Logs: out/vm/guest.log (kernel console of the last run).
@@ -153,6 +155,54 @@ rundir=out/$run
 # Failed runs keep their folder for a look; a day later it goes.
 find out/vm -maxdepth 1 -name "run-*" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 rm -rf "$rundir" && mkdir -p "$rundir"
+
+# Whatever ends the run (done, failed, Ctrl-C, SIGTERM), nothing of it stays
+# behind: framegen, the output's tail, QEMU, and the run's folder unless a
+# failure keeps it for a look.
+framegen_pid= qemu_pid= tail_pid= keep_run=0 stop_signal= stop_deadline=
+cleanup() {
+	local pid
+	for pid in $framegen_pid $tail_pid; do kill "$pid" 2>/dev/null || true; done
+	# Only if vm.sh itself dies early: timeout passes the TERM to QEMU, and a KILL 10 s later.
+	[ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+	[ $keep_run = 1 ] || rm -rf "$rundir"
+}
+trap cleanup EXIT
+
+# Ctrl-C and SIGTERM. QEMU runs under timeout, which puts it in a process
+# group of its own (and a background job of this shell ignores SIGINT
+# anyway), so the terminal's signal reaches only this script. It passes the
+# signal to the guest as a line, INT or TERM, on the guest's third serial port
+# (a FIFO pair here: ctl.in); the guest's init sends that signal to the
+# command's process group, SIGKILL 5 s later, then unloads the modules and
+# powers off as after any command. QEMU still running stop_wait seconds after
+# the request (a hung guest), or a second signal, powers it off at once.
+stop_wait=$([ $kernel_name = debian ] && echo 30 || echo 120)
+on_signal() {
+	if [ -z "$qemu_pid" ] || ! kill -0 "$qemu_pid" 2>/dev/null; then
+		stop_signal=$1
+		exit $((128 + $(kill -l "$1")))
+	fi
+	if [ -n "$stop_signal" ]; then
+		echo "[vm] SIG$1 again: powering the guest off" >&2
+		kill "$qemu_pid" 2>/dev/null || true
+		return
+	fi
+	stop_signal=$1 stop_deadline=$((SECONDS + stop_wait))
+	if grep -q 'vm: command started' "$rundir/guest.log" 2>/dev/null; then
+		echo "[vm] SIG$1: passing it to the guest command (SIGKILL after 5 s), then the guest powers off (up to ${stop_wait} s; again to power off now)" >&2
+		# Read-write: opening a FIFO so never blocks, even if QEMU has just gone.
+		exec 4<>"$rundir/ctl.in"
+		echo "$1" >&4
+		exec 4>&-
+	else
+		echo "[vm] SIG$1 before the guest command started: powering the guest off" >&2
+		kill "$qemu_pid" 2>/dev/null || true
+	fi
+}
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+
 printf 'cd %q\nexec' "$root" >"$rundir/cmd.sh"
 printf ' %q' "$@" >>"$rundir/cmd.sh"
 echo >>"$rundir/cmd.sh"
@@ -160,12 +210,10 @@ echo >>"$rundir/cmd.sh"
 
 # framegen runs beside QEMU for the whole run; the guest reaches it through
 # files in the run's folder (shared over 9p as out/) and the e1000's socket.
-framegen_pid=
 if [ $traffic = 1 ]; then
 	mkdir -p "$rundir/traffic"
 	out/bin/framegen "$rundir/traffic" 2>"$rundir/framegen.log" &
 	framegen_pid=$!
-	trap 'kill $framegen_pid 2>/dev/null || true' EXIT
 	for _ in $(seq 100); do [ -s "$rundir/traffic/ports" ] && break; sleep 0.05; done
 	read -r gen_port qemu_port <"$rundir/traffic/ports" || { cat "$rundir/framegen.log" >&2; exit 1; }
 	nic=(-netdev "socket,id=net0,udp=127.0.0.1:$gen_port,localaddr=127.0.0.1:$qemu_port")
@@ -197,17 +245,46 @@ if [ $shell = 1 ]; then
 	"${qemu[@]}" || true
 	exit 0
 fi
-qemu+=(-serial "file:$rundir/guest.log" -chardev "file,id=cmdout,path=$rundir/output" -serial chardev:cmdout)
+
+mkfifo "$rundir/ctl.in" "$rundir/ctl.out"
+qemu+=(-serial "file:$rundir/guest.log" -chardev "file,id=cmdout,path=$rundir/output" -serial chardev:cmdout
+	-chardev "pipe,id=ctl,path=$rundir/ctl" -serial chardev:ctl)
 timeout -k 10 "$timeout" "${qemu[@]}" </dev/null &
 qemu_pid=$!
 tail -n +1 -f --pid=$qemu_pid "$rundir/output" &
 tail_pid=$!
-qemu_rc=0
-wait $qemu_pid || qemu_rc=$?
+# A trapped signal ends wait early, QEMU still running: wait on (polling only
+# after a stop request, for its deadline).
+qemu_rc=
+while [ -z "$qemu_rc" ]; do
+	rc=0
+	if [ -z "$stop_deadline" ]; then
+		wait "$qemu_pid" || rc=$?
+		kill -0 "$qemu_pid" 2>/dev/null || qemu_rc=$rc
+	elif ! kill -0 "$qemu_pid" 2>/dev/null; then
+		wait "$qemu_pid" || rc=$?
+		qemu_rc=$rc
+	elif ((SECONDS >= stop_deadline)); then
+		echo "[vm] the guest is still running ${stop_wait} s after SIG$stop_signal: powering it off" >&2
+		kill "$qemu_pid" 2>/dev/null || true
+		stop_deadline=$((SECONDS + 3600))
+	else
+		sleep 0.2
+	fi
+done
+qemu_pid=
 wait $tail_pid 2>/dev/null || true
+tail_pid=
 cp "$rundir/guest.log" out/vm/guest.log
 
+if [ -n "$stop_signal" ]; then
+	bash qemu/check-guest-log.sh "$rundir/guest.log" >&2 || true
+	echo "[vm] stopped by SIG$stop_signal$([ -s "$rundir/status" ] && echo ": the command's exit status $(cat "$rundir/status")"); guest log: out/vm/guest.log" >&2
+	exit $((128 + $(kill -l "$stop_signal")))
+fi
+
 fail() {
+	keep_run=1
 	echo "[vm] FAILED: $1" >&2
 	echo "[vm] guest log: $root/$rundir/guest.log" >&2
 	exit "${2:-1}"
