@@ -1,5 +1,6 @@
 // The addon's syscalls on the host, against ordinary files: error shapes,
 // and the lifetime rules of mappings.
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -269,4 +270,37 @@ describe('finitModule', () => {
       fs.closeSync(fd);
     }
   });
+});
+
+describe('pollAsync', () => {
+  // A Worker that exits while its wait's timer is due: libuv runs the timer
+  // while Node tears the Worker down, when N-API can no longer call into
+  // JavaScript. The failure to settle the promise must stay in the callback,
+  // not end the whole process (std::terminate: SIGABRT).
+  test('a wait whose promise cannot be settled (its Worker exiting) does not end the process', () => {
+    const fifo = path.join(dir, `fifo-worker-${Math.random()}`);
+    execFileSync('mkfifo', [fifo]);
+    const worker = `
+      const fs = require('node:fs');
+      const native = require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'kmodlab.node'))});
+      const fd = fs.openSync(${JSON.stringify(fifo)}, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      native.fastnet.pollAsync(fd, native.fastnet.createWaker(), 1);
+      const end = Date.now() + 30;
+      while (Date.now() < end); // the timer is due before the exit
+      process.exit(0);
+    `;
+    const main = `
+      const { Worker } = require('node:worker_threads');
+      new Worker(${JSON.stringify(worker)}, { eval: true }).on('exit', (code) => console.log('worker exit', code));
+    `;
+    for (let round = 0; round < 3; round++) {
+      const run = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8', timeout: 30_000 });
+      expect({ status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }).toEqual({
+        status: 0,
+        signal: null,
+        stdout: 'worker exit 0\n',
+        stderr: '',
+      });
+    }
+  }, 60_000);
 });
