@@ -7,8 +7,11 @@
 // af_xdp gets netsend's datagrams from the veth peer instead: generic XDP on
 // pktgen's injected (shared) skbs panics the kernel, so it refuses a device
 // pktgen is set up on.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
 import { METHODS, openCapture, type Capture, type CaptureMethod, type CaptureOptions } from '../../lib/capture';
-import { pktgenReset, pktgenSent } from '../../lib/traffic';
+import { VethPair, pktgenReset, pktgenRun, pktgenSent, pktgenSetup } from '../../lib/traffic';
 import { Topology, UDP_HEADERS, expectPktgenFrames, expectUdpFrames, pktgenSeq } from './fastnet-net';
 
 let net: Topology;
@@ -69,6 +72,20 @@ function countAll(capture: Capture, expected: number): { frames: number; ipv4: n
     }
   }
   return total;
+}
+
+/** Resolves with the child's exit status, or kills it and resolves null after `ms`. */
+function exited(child: ReturnType<typeof spawn>, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, ms);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  });
 }
 
 // fastnet-zc needs the e1000 and host frames: test/vm/fastnet-zerocopy-bench.test.ts (the zero-copy boot).
@@ -216,6 +233,59 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(typeof error!.syscall).toBe('string');
     expect(typeof error!.path).toBe('string');
   });
+
+  if (method === 'socket-mmsg') {
+    test('buffers too big to allocate: the open fails and leaves no descriptor behind', () => {
+      const descriptors = () => fs.readdirSync('/proc/self/fd').length;
+      const before = descriptors();
+      // 65536 frames of 256 KiB: 16 GiB, more than the guest has, allocated after the socket is open.
+      expect(() => openCapture(method, net.dev, { batchSize: 65536, snapLength: 262144 })).toThrow();
+      expect(descriptors()).toBe(before);
+    });
+  }
+
+  if (method === 'socket') {
+    // The socket reports an error once (ENETDOWN when its device goes
+    // down). A countBatch() that meets it after taking frames must return
+    // them and throw it on the next call, or they are lost. The device goes
+    // down from another process while one call takes 30,000 queued frames;
+    // a round where it went down before or after that call says nothing,
+    // and is tried again.
+    test('frames taken before an error are returned; the error comes on the next call', async () => {
+      const rounds: Array<Array<number | string>> = [];
+      const sent = 30_000;
+      for (let round = 0; round < 4; round++) {
+        using veth = new VethPair('caperr0', 'caperr1', { address: '10.99.8.2/24' });
+        using capture = openCapture(method, veth.name, { bufferSize: 512 << 20, batchSize: 65536 });
+        pktgenSetup({ device: veth.name, count: sent, size: 256, dstMac: veth.mac, src: '10.99.8.1', dst: '10.99.8.2' });
+        pktgenRun();
+        expect(pktgenSent(veth.name)).toBe(sent);
+        const results: Array<number | string> = [];
+        const take = () => {
+          try {
+            results.push(capture.countBatch(0).frames);
+          } catch (error) {
+            results.push((error as NodeJS.ErrnoException).code ?? String(error));
+          }
+        };
+        const down = spawn('ip', ['link', 'set', 'dev', veth.name, 'down']);
+        take();
+        expect(await exited(down, 30_000)).toBe(0);
+        do take();
+        while (results.at(-1) !== 0);
+        pktgenReset();
+        rounds.push(results);
+        const counted = results.reduce<number>((sum, r) => sum + (typeof r === 'number' ? r : 0), 0);
+        expect({ results, counted: counted + capture.stats().dropped }).toEqual({ results, counted: sent });
+        expect(results.filter((r) => typeof r === 'string')).toEqual(['ENETDOWN']);
+        const first = results[0];
+        if (typeof first === 'number' && first > 0 && first < sent) break;
+      }
+      // The device went down during a call at least once.
+      const hit = rounds.at(-1)![0];
+      expect({ rounds, hit: typeof hit === 'number' && hit > 0 && hit < sent }).toEqual({ rounds, hit: true });
+    });
+  }
 
   if (!method.startsWith('fastnet-')) {
     test('a filter keeps only what it matches (compiled by libpcap)', async () => {
