@@ -2,8 +2,9 @@
 // batches (waiting on the event loop between them, no thread-pool thread),
 // AbortSignal, close() and `using`. A method supplies four
 // things: a descriptor to wait on, a no-copy count of what is ready, a copy
-// of what is ready, and its counters.
+// of what is ready, and its counters; and calls opened() once it holds them.
 
+import { abortError } from '../errors';
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
 import { argError, type CaptureMethod, type ResolvedOptions } from './options';
@@ -71,16 +72,24 @@ export abstract class CaptureBase implements Capture {
   protected readonly options: ResolvedOptions;
   readonly #wakers = new Set<number>();
   #closed = false;
+  readonly #onAbort = (): void => this.close();
 
+  /** Throws Node's AbortError, before anything is opened, if options.signal has aborted. */
   constructor(method: CaptureMethod, device: string, options: ResolvedOptions) {
     this.method = method;
     this.device = device;
     this.options = options;
-    const { signal } = options;
-    if (signal) {
-      if (signal.aborted) throw argError('ABORT_ERR', 'The capture was aborted before it opened', Error);
-      signal.addEventListener('abort', () => this.close(), { once: true });
-    }
+    if (options.signal?.aborted) throw abortError(options.signal.reason);
+  }
+
+  /**
+   * Each method's constructor calls this once its socket, ring or program is
+   * open: only from then on may options.signal close the capture (a listener
+   * added earlier would outlive a failed open). close() removes it, so one
+   * signal can serve any number of captures.
+   */
+  protected opened(): void {
+    this.options.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   get closed(): boolean {
@@ -161,6 +170,7 @@ export abstract class CaptureBase implements Capture {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.options.signal?.removeEventListener('abort', this.#onAbort);
     for (const waker of this.#wakers) wait.wake(waker);
     this.release();
   }

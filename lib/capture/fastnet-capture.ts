@@ -58,6 +58,7 @@ export class FastnetCapture extends CaptureBase {
       throw error;
     }
     this.capabilities = { frames: this.#mode !== 'drop', timestamps: this.#mode !== 'drop' };
+    this.opened();
   }
 
   protected readyFd(): number {

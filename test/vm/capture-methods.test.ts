@@ -8,6 +8,7 @@
 // pktgen's injected (shared) skbs panics the kernel, so it refuses a device
 // pktgen is set up on.
 import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
 
 import { METHODS, openCapture, type Capture, type CaptureMethod, type CaptureOptions } from '../../lib/capture';
@@ -220,10 +221,11 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(capture.closed).toBe(true);
   });
 
-  test('an unknown device: ENODEV, Node-style', () => {
+  test('an unknown device: ENODEV, Node-style; the signal given keeps no listener', () => {
+    const controller = new AbortController();
     let error: NodeJS.ErrnoException | undefined;
     try {
-      openCapture(method, 'nosuchdev0').close();
+      openCapture(method, 'nosuchdev0', { signal: controller.signal }).close();
     } catch (e) {
       error = e as NodeJS.ErrnoException;
     }
@@ -232,6 +234,22 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(error).toMatchObject({ code: 'ENODEV', errno: -19 });
     expect(typeof error!.syscall).toBe('string');
     expect(typeof error!.path).toBe('string');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    controller.abort(); // nothing to close: no TypeError from a listener
+  });
+
+  test('one AbortSignal over 11 captures: a listener while each is open, none once it is closed', () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 11; i++) {
+      const capture = openCapture(method, net.dev, { signal: controller.signal });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      capture.close();
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    }
+    const last = openCapture(method, net.dev, { signal: controller.signal });
+    controller.abort();
+    expect(last.closed).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   if (method === 'socket-mmsg') {
