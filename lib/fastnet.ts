@@ -470,7 +470,10 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   /**
    * Mode read: one frame, cut to `snapLength` bytes (default 65536; flagged
    * truncated), or null if none is queued. A blocking session waits for one
-   * instead, blocking the whole thread: use batches() to wait without blocking.
+   * instead, blocking the whole event loop: no timer, I/O or signal handler
+   * (SIGINT's included) runs until a frame comes, which on an idle device is
+   * never. To wait with the event loop running: `await waitAsync()` then
+   * read() on a non-blocking session, or batches().
    */
   read(snapLength = DEFAULT_SNAP_LENGTH): Packet | null {
     this.#requireMode('read()', 'read');
@@ -498,7 +501,11 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return uapi.readCount(this.fd, max, snap, false, options.countIPv4 ?? false, this.path);
   }
 
-  /** poll(2) for frames, blocking the thread, up to `timeoutMs` milliseconds (default -1: no limit): revents (0 on timeout). */
+  /**
+   * poll(2) for frames, blocking the thread, up to `timeoutMs` milliseconds
+   * (default -1: no limit): revents (0 on timeout). The event loop stops
+   * meanwhile, signal handlers included; waitAsync() waits on it instead.
+   */
   wait(timeoutMs = -1): number {
     this.#requireMode('wait()');
     return uapi.poll(this.fd, timeoutMs, this.path);

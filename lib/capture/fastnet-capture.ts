@@ -61,6 +61,11 @@ export class FastnetCapture extends CaptureBase {
     this.opened();
   }
 
+  /** drop: poll() never reports frames (none is kept), so countBatchAsync() looks at the counters every 5 ms. */
+  protected override pollSliceMs(): number {
+    return this.#mode === 'drop' ? 5 : -1;
+  }
+
   protected readyFd(): number {
     return this.session.fd;
   }

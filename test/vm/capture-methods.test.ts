@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { METHODS, openCapture, type Capture, type CaptureMethod, type CaptureOptions } from '../../lib/capture';
 import { VethPair, pktgenReset, pktgenRun, pktgenSent, pktgenSetup } from '../../lib/traffic';
@@ -74,6 +75,8 @@ function countAll(capture: Capture, expected: number): { frames: number; ipv4: n
   }
   return total;
 }
+
+const DIST_CAPTURE = path.join(__dirname, '..', '..', 'dist', 'capture');
 
 /** Resolves with the child's exit status, or kills it and resolves null after `ms`. */
 function exited(child: ReturnType<typeof spawn>, ms: number): Promise<number | null> {
@@ -250,6 +253,66 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     controller.abort();
     expect(last.closed).toBe(true);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('countBatchAsync(): waits on the event loop (timers run), counts what comes; abort and close() end a wait', async () => {
+    using capture = openCapture(method, net.dev, { ...roomy(method), batchSize: 64 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const start = performance.now();
+    const idle = await capture.countBatchAsync(400);
+    clearInterval(timer);
+    expect(idle).toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(390);
+    expect(ticks).toBeGreaterThanOrEqual(5);
+
+    const sent = await send(method, 500, 64);
+    let frames = 0;
+    while (frames + capture.stats().dropped < sent) {
+      const counts = await capture.countBatchAsync(5000);
+      if (counts.frames === 0) break;
+      // drop reports what the kernel counted since the last call, in one go.
+      if (method !== 'fastnet-drop') expect(counts.frames).toBeLessThanOrEqual(64);
+      frames += counts.frames;
+    }
+    expect(frames + capture.stats().dropped).toBe(sent);
+    expect(capture.stats().received).toBe(frames);
+
+    const controller = new AbortController();
+    const aborted = capture.countBatchAsync(-1, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(aborted).resolves.toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+    const closed = capture.countBatchAsync();
+    setTimeout(() => capture.close(), 100);
+    await expect(closed).resolves.toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+  });
+
+  // countBatch(-1) would block the event loop in poll(): the handler could not run.
+  test('a SIGINT handler runs while countBatchAsync() waits', async () => {
+    const script = `
+      const { openCapture } = require(${JSON.stringify(DIST_CAPTURE)});
+      const capture = openCapture(process.argv[1], process.argv[2]);
+      process.on('SIGINT', () => {
+        console.log('SIGINT');
+        capture.close();
+      });
+      capture.countBatchAsync(-1).then((counts) => console.log('frames', counts.frames));
+      console.log('waiting');
+    `;
+    const child = spawn(process.execPath, ['-e', script, method, net.dev], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    const waiting = new Promise<void>((resolve) =>
+      child.stdout!.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('waiting\n')) resolve();
+      }),
+    );
+    const status = exited(child, 30_000);
+    await Promise.race([waiting, status]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGINT');
+    expect({ status: await status, out }).toEqual({ status: 0, out: 'waiting\nSIGINT\nframes 0\n' });
   });
 
   if (method === 'socket-mmsg') {
