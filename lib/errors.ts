@@ -10,6 +10,16 @@ export function invalidState(message: string): Error & { code: 'ERR_INVALID_STAT
 }
 
 /**
+ * Node's AbortError, as its own APIs throw it for a signal that had aborted
+ * before the call (name AbortError, code ABORT_ERR); `cause` is the signal's reason.
+ */
+export function abortError(reason: unknown): Error & { code: 'ABORT_ERR' } {
+  const error = new Error('The operation was aborted', { cause: reason });
+  error.name = 'AbortError';
+  return Object.assign(error, { code: 'ABORT_ERR' as const });
+}
+
+/**
  * Appends why to a system error's message ("EBUSY: resource busy or locked,
  * ioctl '/dev/kshram5' (slot 5 is mapped: ...)"), keeping its code, errno,
  * syscall and path; `reason` also holds it alone. Returns the same error.

@@ -364,6 +364,7 @@ export class Ring {
 export class Session implements Disposable, AsyncIterable<PacketBatch> {
   readonly path = DEVICE_PATH;
   readonly blocking: boolean;
+  readonly #flags: number;
   #fd: number;
   #mode: ModeName | undefined;
   #device: string | undefined;
@@ -373,8 +374,8 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
 
   constructor(options: OpenOptions = {}) {
     this.blocking = options.blocking ?? false;
-    const flags = fs.constants.O_RDWR | (this.blocking ? 0 : fs.constants.O_NONBLOCK);
-    this.#fd = fs.openSync(DEVICE_PATH, flags);
+    this.#flags = fs.constants.O_RDWR | (this.blocking ? 0 : fs.constants.O_NONBLOCK);
+    this.#fd = fs.openSync(DEVICE_PATH, this.#flags);
   }
 
   get closed(): boolean {
@@ -440,6 +441,9 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
    * the device has a session or another rx_handler), ENODEV, EINVAL,
    * EOPNOTSUPP (not Ethernet; Node names it ENOTSUP), EPERM (no CAP_NET_RAW).
    * The error's message (and its `reason`) says which, where the library can tell.
+   * In modes ring and zerocopy the ring is mapped too; if that fails (ENOMEM:
+   * no address space), the bind is undone: the session is unbound, on a new
+   * descriptor, and the device free.
    */
   bind(device: string, mode: ModeName | number, options: BindOptions = {}): this {
     const request = bindRequest(device, mode, options);
@@ -451,10 +455,34 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
       const why = this.#bindRefusal(errorCode(error), device);
       throw withReason(error, `binding ${device} in mode ${name}${why ? `: ${why}` : ''}`);
     }
+    if (name === 'ring' || name === 'zerocopy') {
+      try {
+        this.#ring = new Ring(fd, this.path);
+      } catch (error) {
+        throw withReason(error, `mapping the ring of ${device} in mode ${name}; ${this.#unbind()}`);
+      }
+    }
     this.#mode = name;
     this.#device = device;
-    if (name === 'ring' || name === 'zerocopy') this.#ring = new Ring(this.#fd, this.path);
     return this;
+  }
+
+  /**
+   * A session binds once for its life, so a bind whose ring cannot be mapped
+   * would leave it bound, useless, and holding the device: closing the
+   * descriptor undoes the bind, and a new one makes the session unbound
+   * again. Says which it managed.
+   */
+  #unbind(): string {
+    const fd = this.#fd;
+    this.#fd = -1;
+    fs.closeSync(fd);
+    try {
+      this.#fd = fs.openSync(DEVICE_PATH, this.#flags);
+      return 'the session is unbound again';
+    } catch (error) {
+      return `the session is closed: reopening ${DEVICE_PATH} failed (${(error as Error).message})`;
+    }
   }
 
   /** FASTNET_STATS. ENODEV once the device is gone; ERR_INVALID_STATE before bind(). */
@@ -474,7 +502,10 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   /**
    * Mode read: one frame, cut to `snapLength` bytes (default 65536; flagged
    * truncated), or null if none is queued. A blocking session waits for one
-   * instead, blocking the whole thread: use batches() to wait without blocking.
+   * instead, blocking the whole event loop: no timer, I/O or signal handler
+   * (SIGINT's included) runs until a frame comes, which on an idle device is
+   * never. To wait with the event loop running: `await waitAsync()` then
+   * read() on a non-blocking session, or batches().
    */
   read(snapLength = DEFAULT_SNAP_LENGTH): Packet | null {
     this.#requireMode('read()', 'read');
@@ -502,7 +533,11 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return uapi.readCount(this.fd, max, snap, false, options.countIPv4 ?? false, this.path);
   }
 
-  /** poll(2) for frames, blocking the thread, up to `timeoutMs` milliseconds (default -1: no limit): revents (0 on timeout). */
+  /**
+   * poll(2) for frames, blocking the thread, up to `timeoutMs` milliseconds
+   * (default -1: no limit): revents (0 on timeout). The event loop stops
+   * meanwhile, signal handlers included; waitAsync() waits on it instead.
+   */
   wait(timeoutMs = -1): number {
     this.#requireMode('wait()');
     return uapi.poll(this.fd, timeoutMs, this.path);

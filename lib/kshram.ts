@@ -55,12 +55,12 @@ export class KshramSlot implements Disposable {
 
   /** KSHRAM_GETSLOTS: how many slots the module has. */
   slotCount(): number {
-    return native.ioctl(this.fd, ioc.GETSLOTS, 0, this.path);
+    return native.ioctlValue(this.fd, ioc.GETSLOTS, 0, this.path);
   }
 
   /** KSHRAM_GETSIZE: the slot's size in bytes. */
   get size(): number {
-    return native.ioctl(this.fd, ioc.GETSIZE, 0, this.path);
+    return native.ioctlValue(this.fd, ioc.GETSIZE, 0, this.path);
   }
 
   /**
@@ -72,7 +72,7 @@ export class KshramSlot implements Disposable {
   resize(bytes: number): void {
     checkInteger('bytes', bytes, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     try {
-      native.ioctl(this.fd, ioc.SETSIZE, bytes, this.path);
+      native.ioctlValue(this.fd, ioc.SETSIZE, bytes, this.path);
     } catch (error) {
       const code = errorCode(error);
       if (code === 'EINVAL') throw withReason(error, `a slot is 1 to ${MAX_SLOT_SIZE} bytes; asked for ${bytes}`);

@@ -137,11 +137,19 @@ export interface CaptureNative {
 
 export interface NativeAddon {
   /**
-   * ioctl(2); `arg` is passed by value (number, bigint) or by pointer (a view).
-   * Requests with a direction (_IOR/_IOW/_IOWR) take only a view of at least
-   * _IOC_SIZE(request) bytes.
+   * ioctl(2) with a pointer to `arg`'s bytes, which the kernel reads or fills
+   * in place; a request with a direction (_IOR/_IOW/_IOWR) needs at least
+   * _IOC_SIZE(request) of them. Never a number, which would be taken for an
+   * address by any request that uses a pointer (FIONREAD has no size bits):
+   * integers go through ioctlValue().
    */
-  ioctl(fd: number, request: number, arg?: number | bigint | ArrayBufferView, path?: string): number;
+  ioctl(fd: number, request: number, arg: ArrayBufferView, path?: string): number;
+  /**
+   * ioctl(2) with an integer argument passed by value (default 0). Requests
+   * with a direction, which always dereference their argument, are refused
+   * (ERR_INVALID_ARG_VALUE).
+   */
+  ioctlValue(fd: number, request: number, value?: number | bigint, path?: string): number;
   /** mmap(2) with MAP_SHARED; the ArrayBuffer is backed by the mapping itself. */
   mmap(fd: number, length: number, offset: number, writable: boolean, path?: string): ArrayBuffer;
   /** munmap(2) after detaching the ArrayBuffer; false if it was already released. */

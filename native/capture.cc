@@ -54,13 +54,9 @@ Filter::Filter(Napi::Env env, const std::string& expression, uint32_t snap_lengt
   int rc = pcap_compile(dead, &program_->bpf, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN);
   std::string message = rc == 0 ? "" : pcap_geterr(dead);
   pcap_close(dead);
-  if (rc != 0) {
-    Napi::Error error = Napi::TypeError::New(
-        env, "The \"filter\" option is not a valid filter expression: " + message +
-                 ". Received " + expression);
-    error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
-    throw error;
-  }
+  if (rc != 0)
+    throw InvalidArgValue(env, "The \"filter\" option is not a valid filter expression: " + message +
+                                   ". Received " + expression);
 }
 
 Filter::~Filter() { pcap_freecode(&program_->bpf); }

@@ -1,7 +1,9 @@
 // Methods "socket" and "socket-mmsg": an AF_PACKET SOCK_RAW socket bound to
 // one device, read with one recv() per frame, or with recvmmsg() batches.
 // A filter is attached (SO_ATTACH_FILTER) before the socket is bound, so no
-// frame that fails it is ever queued.
+// frame that fails it is ever queued. The socket reports an error (ENETDOWN
+// when its device goes down) to one receive call only: one that meets it
+// after taking frames returns them and keeps the error for the next call.
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -30,6 +32,18 @@ class PacketSocket : public Source {
     unsigned int ifindex = if_nametoindex(device_.c_str());
     if (ifindex == 0)
       ThrowErrno(env, "if_nametoindex", device_.c_str());
+    // Before the socket: a bad_alloc here has no descriptor to leak.
+    // Not a vector: batchSize frames of snapLength bytes (16 MiB by default)
+    // need no zeroing, and untouched pages cost nothing.
+    buffers_.reset(new uint8_t[static_cast<size_t>(vlen_) * snap_]);
+    iov_.resize(vlen_);
+    msgs_.resize(vlen_);
+    control_.resize(static_cast<size_t>(vlen_) * kControlSize);
+    for (uint32_t i = 0; i < vlen_; i++) {
+      iov_[i] = {&buffers_[static_cast<size_t>(i) * snap_], snap_};
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
     // Protocol 0: nothing is queued until bind() names ETH_P_ALL, after the filter.
     fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd_ < 0)
@@ -62,17 +76,6 @@ class PacketSocket : public Source {
     } catch (...) {
       close(fd_);
       throw;
-    }
-    // Not a vector: batchSize frames of snapLength bytes (16 MiB by default)
-    // need no zeroing, and untouched pages cost nothing.
-    buffers_.reset(new uint8_t[static_cast<size_t>(vlen_) * snap_]);
-    iov_.resize(vlen_);
-    msgs_.resize(vlen_);
-    control_.resize(static_cast<size_t>(vlen_) * kControlSize);
-    for (uint32_t i = 0; i < vlen_; i++) {
-      iov_[i] = {&buffers_[static_cast<size_t>(i) * snap_], snap_};
-      msgs_[i].msg_hdr.msg_iov = &iov_[i];
-      msgs_[i].msg_hdr.msg_iovlen = 1;
     }
   }
 
@@ -137,9 +140,22 @@ class PacketSocket : public Source {
   }
 
   // Takes up to max queued frames, never waiting; calls each(slot, stored, on the wire).
+  // An error after frames were taken ends the call quietly and is thrown by the next.
   template <typename Each>
   void Receive(Napi::Env env, uint32_t max, bool with_control, Each each) {
+    if (pending_errno_ != 0) {
+      int err = pending_errno_;
+      pending_errno_ = 0;
+      throw ErrnoError(env, err, pending_syscall_, device_.c_str());
+    }
     uint32_t taken = 0;
+    // Throws now if nothing was taken, else keeps the error for the next call.
+    auto fail = [&](const char* syscall) {
+      if (taken == 0)
+        ThrowErrno(env, syscall, device_.c_str());
+      pending_errno_ = errno;
+      pending_syscall_ = syscall;
+    };
     while (taken < max) {
       uint32_t want = std::min(vlen_, max - taken);
       for (uint32_t i = 0; i < want; i++) {
@@ -153,16 +169,20 @@ class PacketSocket : public Source {
         do {
           n = recvmmsg(fd_, msgs_.data(), want, MSG_DONTWAIT | MSG_TRUNC, nullptr);
         } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno != EAGAIN)
-          ThrowErrno(env, "recvmmsg", device_.c_str());
+        if (n < 0 && errno != EAGAIN) {
+          fail("recvmmsg");
+          return;
+        }
       } else {
         ssize_t r;
         do {
           r = with_control ? recvmsg(fd_, &msgs_[0].msg_hdr, MSG_DONTWAIT | MSG_TRUNC)
                            : recv(fd_, Frame(0), snap_, MSG_DONTWAIT | MSG_TRUNC);
         } while (r < 0 && errno == EINTR);
-        if (r < 0 && errno != EAGAIN)
-          ThrowErrno(env, with_control ? "recvmsg" : "recv", device_.c_str());
+        if (r < 0 && errno != EAGAIN) {
+          fail(with_control ? "recvmsg" : "recv");
+          return;
+        }
         n = r < 0 ? -1 : 1;
         if (n == 1)
           msgs_[0].msg_len = static_cast<unsigned int>(r);
@@ -186,6 +206,9 @@ class PacketSocket : public Source {
   uint32_t vlen_;
   int fd_ = -1;
   bool timestamps_ = false;
+  // An error met after frames were taken, for the next call (0: none).
+  int pending_errno_ = 0;
+  const char* pending_syscall_ = "";
   uint64_t tp_packets_ = 0;
   uint64_t tp_drops_ = 0;
   std::unique_ptr<uint8_t[]> buffers_;

@@ -35,6 +35,12 @@ Napi::Error InvalidArgType(Napi::Env env, const std::string& message) {
   return error;
 }
 
+Napi::Error InvalidArgValue(Napi::Env env, const std::string& message) {
+  Napi::Error error = Napi::TypeError::New(env, message);
+  error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+  return error;
+}
+
 Napi::Error OutOfRange(Napi::Env env, const std::string& message) {
   Napi::Error error = Napi::RangeError::New(env, message);
   error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));

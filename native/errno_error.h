@@ -13,9 +13,10 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall,
 [[noreturn]] void ThrowErrno(Napi::Env env, const char* syscall,
                              const char* path = nullptr);
 
-// Argument errors as Node makes them: TypeError with code ERR_INVALID_ARG_TYPE,
-// RangeError with code ERR_OUT_OF_RANGE.
+// Argument errors as Node makes them: TypeError with code ERR_INVALID_ARG_TYPE
+// or ERR_INVALID_ARG_VALUE, RangeError with code ERR_OUT_OF_RANGE.
 Napi::Error InvalidArgType(Napi::Env env, const std::string& message);
+Napi::Error InvalidArgValue(Napi::Env env, const std::string& message);
 Napi::Error OutOfRange(Napi::Env env, const std::string& message);
 
 // Argument checks that throw the errors above.

@@ -2,6 +2,12 @@
 // the event loop itself with a uv_poll_t (iterators), so that an idle wait
 // holds no thread-pool thread. A waker ends asynchronous waits early, at
 // once: close() and abort signals use it.
+//
+// libuv calls OnPoll and OnTimer from C: a C++ exception escaping them would
+// end the process (std::terminate). Everything a wait does from there is
+// noexcept and checks N-API's statuses itself: a promise that cannot be
+// settled (no memory; a Worker being torn down, where N-API no longer runs
+// JavaScript) is rejected if N-API still can, and left alone if not.
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -10,6 +16,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <exception>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,13 +55,9 @@ Waker* FindWaker(int32_t id) {
 Waker& ArgWaker(const Napi::CallbackInfo& info, size_t index) {
   int32_t id = ArgInt32(info, index, "waker");
   Waker* waker = FindWaker(id);
-  if (waker == nullptr) {
-    Napi::Error error = Napi::TypeError::New(
-        info.Env(), "The \"waker\" argument must be a waker from createWaker() not yet closed. Received " +
-                        std::to_string(id));
-    error.Set("code", Napi::String::New(info.Env(), "ERR_INVALID_ARG_VALUE"));
-    throw error;
-  }
+  if (waker == nullptr)
+    throw InvalidArgValue(info.Env(), "The \"waker\" argument must be a waker from createWaker() not yet closed. Received " +
+                                          std::to_string(id));
   return *waker;
 }
 
@@ -70,31 +74,46 @@ int ArgTimeout(const Napi::CallbackInfo& info, size_t index) {
 // at once and settles the promise; the handles free the Wait when closed.
 class Wait {
  public:
+  // Owns `fd` from here on, even if it throws.
   Wait(Napi::Env env, int fd, int32_t waker, std::string path)
-      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), fd_(fd), waker_(waker),
-        path_(std::move(path)) {
-    napi_async_init(env, nullptr, Napi::String::New(env, "fastnet.pollAsync"), &context_);
+      : env_(env), fd_(fd), waker_(waker), path_(std::move(path)) {
+    try {
+      deferred_ = std::make_unique<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+      napi_status status = napi_async_init(env, nullptr, Napi::String::New(env, "fastnet.pollAsync"), &context_);
+      if (status != napi_ok) {
+        context_ = nullptr;
+        NAPI_THROW_IF_FAILED_VOID(env, status);
+      }
+    } catch (...) {
+      close(fd_);
+      throw;
+    }
     poll_.data = this;
     timer_.data = this;
   }
 
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  Napi::Promise Promise() const { return deferred_->Promise(); }
 
   // Starts waiting; returns 0 or a libuv error.
   int Start(uv_loop_t* loop, int timeout) {
     // uv_poll_init makes the descriptor non-blocking, and the flag belongs
     // to the session's open file, which may be a blocking one: put it back.
     int flags = fcntl(fd_, F_GETFL);
+    if (flags < 0)
+      return uv_translate_sys_error(errno);
     int err = uv_poll_init(loop, &poll_, fd_);
-    if (flags >= 0 && !(flags & O_NONBLOCK))
-      fcntl(fd_, F_SETFL, flags);
+    if (err == 0)
+      handles_++;
+    if (!(flags & O_NONBLOCK) && fcntl(fd_, F_SETFL, flags) < 0 && err == 0)
+      err = uv_translate_sys_error(errno);
     if (err != 0)
       return err;
-    handles_++;
     err = uv_poll_start(&poll_, UV_READABLE | UV_DISCONNECT, OnPoll);
     if (err != 0 || timeout < 0)
       return err;
-    uv_timer_init(loop, &timer_);
+    err = uv_timer_init(loop, &timer_);
+    if (err != 0)
+      return err;
     handles_++;
     return uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(timeout), 0);
   }
@@ -103,27 +122,28 @@ class Wait {
   // The handles are stopped and the descriptor closed before the promise
   // settles: its reactions, which may wait again, run when the callback
   // scope closes.
-  void Finish(bool in_js, int revents, int error) {
+  void Finish(bool in_js, int revents, int error) noexcept {
     Unlist();
     CloseHandles();
-    close(fd_);
+    if (fd_ >= 0)
+      close(fd_);
     fd_ = -1;
-    if (in_js) {
+    if (in_js)
       Settle(revents, error);
-    } else {
-      Napi::HandleScope scope(env_);
-      Napi::CallbackScope callback_scope(env_, context_);
-      Settle(revents, error);
-    }
+    else
+      SettleInScope(revents, error);
+    // Fails only for a context already destroyed: nothing to undo.
     napi_async_destroy(env_, context_);
+    context_ = nullptr;
     if (handles_ == 0)
       delete this;
   }
 
   // The environment is going away: free everything, settle nothing.
-  void Abandon() {
+  void Abandon() noexcept {
     CloseHandles();
-    close(fd_);
+    if (fd_ >= 0)
+      close(fd_);
     fd_ = -1;
     if (handles_ == 0)
       delete this;
@@ -153,14 +173,53 @@ class Wait {
       delete wait;
   }
 
-  void Settle(int revents, int error) {
-    if (error != 0)
-      deferred_.Reject(ErrnoError(env_, error, "poll", path_.c_str()).Value());
-    else
-      deferred_.Resolve(Napi::Number::New(env_, revents));
+  // From a libuv callback: in a callback scope, so that the promise's
+  // reactions run when it closes, as after any callback into JavaScript.
+  // Without a scope (N-API refusing one) the promise is still settled.
+  void SettleInScope(int revents, int error) noexcept {
+    napi_handle_scope handles;
+    if (napi_open_handle_scope(env_, &handles) != napi_ok)
+      return;  // N-API can do nothing more in this environment
+    napi_value resource;
+    napi_callback_scope scope = nullptr;
+    if (napi_create_object(env_, &resource) != napi_ok ||
+        napi_open_callback_scope(env_, resource, context_, &scope) != napi_ok)
+      scope = nullptr;
+    Settle(revents, error);
+    if (scope != nullptr)
+      napi_close_callback_scope(env_, scope);
+    napi_close_handle_scope(env_, handles);
   }
 
-  void Unlist() {
+  // Resolves with revents or rejects with the errno; if that fails, rejects
+  // with why it failed; if even that fails, the environment cannot run
+  // JavaScript any more, and nobody is left to see the promise.
+  void Settle(int revents, int error) noexcept {
+    try {
+      if (error != 0)
+        deferred_->Reject(ErrnoError(env_, error, "poll", path_.c_str()).Value());
+      else
+        deferred_->Resolve(Napi::Number::New(env_, revents));
+      return;
+    } catch (const Napi::Error& e) {
+      RejectWith([&] { return e.Value(); });
+    } catch (const std::exception& e) {
+      RejectWith([&] { return Napi::Error::New(env_, e.what()).Value(); });
+    } catch (...) {
+      RejectWith([&] { return Napi::Error::New(env_, "pollAsync: a native exception was thrown").Value(); });
+    }
+  }
+
+  template <typename MakeError>
+  void RejectWith(MakeError make_error) noexcept {
+    try {
+      deferred_->Reject(make_error());
+    } catch (...) {
+      // Nothing can reach JavaScript: see Settle().
+    }
+  }
+
+  void Unlist() noexcept {
     Waker* waker = FindWaker(waker_);
     if (waker != nullptr)
       waker->waits.erase(std::remove(waker->waits.begin(), waker->waits.end(), this),
@@ -168,15 +227,15 @@ class Wait {
   }
 
   // OnClose frees the Wait when the last handle is closed, on a later turn.
-  void CloseHandles() {
-    if (handles_ >= 1)
+  void CloseHandles() noexcept {
+    if (handles_ >= 1 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_)))
       uv_close(reinterpret_cast<uv_handle_t*>(&poll_), OnClose);
-    if (handles_ == 2)
+    if (handles_ == 2 && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
       uv_close(reinterpret_cast<uv_handle_t*>(&timer_), OnClose);
   }
 
   Napi::Env env_;
-  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Napi::Promise::Deferred> deferred_;
   napi_async_context context_ = nullptr;
   uv_poll_t poll_;
   uv_timer_t timer_;
@@ -247,7 +306,7 @@ Napi::Value PollAsync(const Napi::CallbackInfo& info) {
     close(copy);
     throw Napi::Error::New(env, "pollAsync: no event loop");
   }
-  auto* wait = new Wait(env, copy, waker_id, path);
+  auto* wait = new Wait(env, copy, waker_id, path);  // closes copy if it throws
   Napi::Promise promise = wait->Promise();
   waker.waits.push_back(wait);
   int err = wait->Start(loop, timeout);
@@ -260,7 +319,8 @@ Napi::Value PollAsync(const Napi::CallbackInfo& info) {
 Napi::Value CreateWaker(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!state.cleanup_hook) {
-    napi_add_env_cleanup_hook(env, Cleanup, nullptr);
+    // Without the hook, waits pending at teardown would outlive their environment.
+    NAPI_THROW_IF_FAILED(env, napi_add_env_cleanup_hook(env, Cleanup, nullptr), Napi::Value());
     state.cleanup_hook = true;
   }
   int32_t id = state.next_waker++;

@@ -1,9 +1,10 @@
 // What every capture method shares: the async iterator and loop() over
-// batches (waiting on the event loop between them, no thread-pool thread),
-// AbortSignal, close() and `using`. A method supplies four
+// batches and countBatchAsync() (waiting on the event loop, no thread-pool
+// thread), AbortSignal, close() and `using`. A method supplies four
 // things: a descriptor to wait on, a no-copy count of what is ready, a copy
-// of what is ready, and its counters.
+// of what is ready, and its counters; and calls opened() once it holds them.
 
+import { abortError } from '../errors';
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
 import { argError, type CaptureMethod, type ResolvedOptions } from './options';
@@ -54,8 +55,21 @@ export interface Capture extends Disposable, AsyncIterable<PacketBatch> {
    * natively, without a copy to JavaScript; only if none is ready, waits up
    * to `timeoutMs` (-1: for ever) for some, blocking the thread. {frames: 0}
    * when the time ran out.
+   *
+   * The wait blocks the whole event loop: timers, I/O, promises and signal
+   * handlers (a SIGINT handler included) run only once it ends, and with
+   * -1 on an idle device it never ends. It is the benchmark's hot loop; to
+   * wait with the event loop running, use countBatchAsync().
    */
   countBatch(timeoutMs?: number): BatchCounts;
+  /**
+   * countBatch() that waits on the event loop (no thread, no blocking):
+   * takes the frames ready now, up to batchSize, counted in place; if none
+   * is, waits up to `timeoutMs` (default -1: for ever) for some while
+   * timers, I/O and signal handlers run. Resolves {frames: 0} when the
+   * time runs out, `signal` aborts, or the capture is closed meanwhile.
+   */
+  countBatchAsync(timeoutMs?: number, options?: BatchOptions): Promise<BatchCounts>;
   /** Batches of copied frames as they come; ends on close() or an abort. */
   batches(options?: BatchOptions): AsyncGenerator<PacketBatch, void, undefined>;
   /** Calls `callback` with each batch, like pcap_loop; resolves with the frames seen. */
@@ -71,16 +85,24 @@ export abstract class CaptureBase implements Capture {
   protected readonly options: ResolvedOptions;
   readonly #wakers = new Set<number>();
   #closed = false;
+  readonly #onAbort = (): void => this.close();
 
+  /** Throws Node's AbortError, before anything is opened, if options.signal has aborted. */
   constructor(method: CaptureMethod, device: string, options: ResolvedOptions) {
     this.method = method;
     this.device = device;
     this.options = options;
-    const { signal } = options;
-    if (signal) {
-      if (signal.aborted) throw argError('ABORT_ERR', 'The capture was aborted before it opened', Error);
-      signal.addEventListener('abort', () => this.close(), { once: true });
-    }
+    if (options.signal?.aborted) throw abortError(options.signal.reason);
+  }
+
+  /**
+   * Each method's constructor calls this once its socket, ring or program is
+   * open: only from then on may options.signal close the capture (a listener
+   * added earlier would outlive a failed open). close() removes it, so one
+   * signal can serve any number of captures.
+   */
+  protected opened(): void {
+    this.options.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   get closed(): boolean {
@@ -94,20 +116,49 @@ export abstract class CaptureBase implements Capture {
   protected abstract methodStats(): CaptureStats;
   protected abstract release(): void;
 
+  /** countBatchAsync() polls at most this long before it counts again (-1: until readable); drop mode has nothing to poll. */
+  protected pollSliceMs(): number {
+    return -1;
+  }
+
   protected checkOpen(): void {
     if (this.#closed) throw argError('ERR_INVALID_STATE', `The ${this.method} capture on ${this.device} is closed`, Error);
   }
 
   countBatch(timeoutMs = 0): BatchCounts {
     this.checkOpen();
-    if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 2 ** 31 - 1) {
-      throw argError(
-        'ERR_OUT_OF_RANGE',
-        `The value of "timeoutMs" is out of range. It must be an integer >= -1. Received ${timeoutMs}`,
-        RangeError,
-      );
-    }
+    checkTimeout(timeoutMs);
     return this.countReady(timeoutMs);
+  }
+
+  async countBatchAsync(timeoutMs = -1, options: BatchOptions = {}): Promise<BatchCounts> {
+    this.checkOpen();
+    checkTimeout(timeoutMs);
+    const { signal } = options;
+    let counts = this.countReady(0);
+    if (counts.frames > 0 || timeoutMs === 0 || signal?.aborted) return counts;
+    const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
+    const slice = this.pollSliceMs();
+    const waker = wait.createWaker();
+    this.#wakers.add(waker);
+    const onAbort = () => wait.wake(waker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const left = deadline - performance.now();
+        if (left <= 0) return counts;
+        const ms = left === Infinity ? slice : Math.ceil(slice < 0 ? left : Math.min(left, slice));
+        const revents = await wait.pollAsync(this.readyFd(), waker, ms, this.device);
+        if (this.#closed || signal?.aborted) return counts;
+        counts = this.countReady(0);
+        if (counts.frames > 0) return counts;
+        if ((revents & (wait.POLLERR | wait.POLLHUP | wait.POLLNVAL)) !== 0) throw this.goneError();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#wakers.delete(waker);
+      wait.closeWaker(waker);
+    }
   }
 
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
@@ -161,6 +212,7 @@ export abstract class CaptureBase implements Capture {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.options.signal?.removeEventListener('abort', this.#onAbort);
     for (const waker of this.#wakers) wait.wake(waker);
     this.release();
   }
@@ -177,5 +229,15 @@ export abstract class CaptureBase implements Capture {
       syscall: 'poll',
       path: this.device,
     });
+  }
+}
+
+function checkTimeout(timeoutMs: number): void {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 2 ** 31 - 1) {
+    throw argError(
+      'ERR_OUT_OF_RANGE',
+      `The value of "timeoutMs" is out of range. It must be an integer >= -1. Received ${timeoutMs}`,
+      RangeError,
+    );
   }
 }

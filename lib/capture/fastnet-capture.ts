@@ -58,6 +58,12 @@ export class FastnetCapture extends CaptureBase {
       throw error;
     }
     this.capabilities = { frames: this.#mode !== 'drop', timestamps: this.#mode !== 'drop' };
+    this.opened();
+  }
+
+  /** drop: poll() never reports frames (none is kept), so countBatchAsync() looks at the counters every 5 ms. */
+  protected override pollSliceMs(): number {
+    return this.#mode === 'drop' ? 5 : -1;
   }
 
   protected readyFd(): number {

@@ -19,6 +19,7 @@ export class NativeCapture extends CaptureBase {
     const { signal: _signal, ...rest } = options;
     this.#handle = new native.capture.Capture(method, { ...rest, device });
     this.capabilities = { frames: true, timestamps: method !== 'af_xdp' };
+    this.opened();
   }
 
   protected readyFd(): number {

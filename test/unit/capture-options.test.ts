@@ -1,5 +1,9 @@
 // openCapture's argument checks, on the host: every mistake is refused
 // with Node's error codes before any socket, ring or program exists.
+import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import * as path from 'node:path';
+
 import { METHODS, OPTION_METHODS, openCapture, type CaptureMethod } from '../../lib/capture';
 import { checkOptions } from '../../lib/capture/options';
 
@@ -54,9 +58,41 @@ test('a filter libpcap cannot compile: ERR_INVALID_ARG_VALUE with libpcap\'s rea
   expect(error.message).toContain('udp port banana');
 });
 
-test('an aborted signal: nothing opens', () => {
-  const error = errorOf(() => openCapture('socket', 'lo', { signal: AbortSignal.abort() }));
-  expect(error.code).toBe('ABORT_ERR');
+test('an aborted signal: nothing opens; Node\'s AbortError, the signal\'s reason as its cause', () => {
+  const reason = new Error('stop');
+  const error = errorOf(() => openCapture('socket', 'lo', { signal: AbortSignal.abort(reason) }));
+  expect(error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', message: 'The operation was aborted' });
+  expect(error.cause).toBe(reason);
+});
+
+// if_nametoindex fails before any socket exists: no privilege needed.
+test('an open that fails leaves no listener on its signal: a later abort() is harmless, and one signal serves many', () => {
+  const controller = new AbortController();
+  for (let i = 0; i < 11; i++) {
+    expect(errorOf(() => openCapture('socket', 'nosuchdev0', { signal: controller.signal }))).toMatchObject({ code: 'ENODEV' });
+  }
+  // 11 would have been over EventTarget's limit of 10 (MaxListenersExceededWarning).
+  expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  expect(() => controller.abort()).not.toThrow();
+});
+
+// The same, as a user meets it: the abort after a failed open used to throw
+// a TypeError from the listener (closing a capture that never opened), which
+// ended the process as an uncaught exception. Run on the built library.
+test('abort() after a failed open: the process goes on', () => {
+  const script = `
+    const { openCapture } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'capture'))});
+    const controller = new AbortController();
+    try {
+      openCapture('socket', 'nosuchdev0', { signal: controller.signal });
+    } catch (error) {
+      console.log(error.code);
+    }
+    controller.abort();
+    setTimeout(() => console.log('alive'), 50);
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({ status: 0, stdout: 'ENODEV\nalive\n', stderr: '' });
 });
 
 test('every option names only methods that exist, and every method takes batchSize', () => {

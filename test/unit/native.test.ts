@@ -1,5 +1,6 @@
 // The addon's syscalls on the host, against ordinary files: error shapes,
 // and the lifetime rules of mappings.
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +24,7 @@ describe('ioctl', () => {
   test('an ioctl the file does not know throws a Node-style ENOTTY', () => {
     const fd = fs.openSync('/dev/null', 'r');
     try {
-      expect(() => native.ioctl(fd, 0x4b00, 0, '/dev/null')).toThrow(
+      expect(() => native.ioctlValue(fd, 0x4b00, 0, '/dev/null')).toThrow(
         expect.objectContaining({
           code: 'ENOTTY',
           errno: -25,
@@ -38,7 +39,8 @@ describe('ioctl', () => {
   });
 
   test('a closed descriptor gives EBADF', () => {
-    expect(() => native.ioctl(1 << 20, 0x5401)).toThrow(expect.objectContaining({ code: 'EBADF', errno: -9 }));
+    expect(() => native.ioctlValue(1 << 20, 0x4b00)).toThrow(expect.objectContaining({ code: 'EBADF', errno: -9 }));
+    expect(() => native.ioctl(1 << 20, FIONREAD, Buffer.alloc(4))).toThrow(expect.objectContaining({ code: 'EBADF', errno: -9 }));
   });
 
   test('FIONREAD fills a Buffer argument through its pointer', () => {
@@ -87,10 +89,14 @@ describe('ioctl', () => {
         expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
       );
       const notAPointer = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
-      expect(() => native.ioctl(fd, stats, 0x10000)).toThrow(notAPointer);
-      expect(() => native.ioctl(fd, stats, 0x10000n)).toThrow(notAPointer);
-      expect(() => native.ioctl(fd, stats)).toThrow(notAPointer);
-      expect(() => native.ioctl(fd, native.fastnet.BIND, 0)).toThrow(notAPointer);
+      expect(() => native.ioctl(fd, stats, 0x10000 as never)).toThrow(notAPointer);
+      expect(() => native.ioctl(fd, stats, 0x10000n as never)).toThrow(notAPointer);
+      expect(() => (native.ioctl as (fd: number, request: number) => number)(fd, stats)).toThrow(notAPointer);
+      expect(() => native.ioctl(fd, native.fastnet.BIND, 0 as never)).toThrow(notAPointer);
+      // Nor as a value: the kernel would take it for the address.
+      const notAValue = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+      expect(() => native.ioctlValue(fd, stats, 0x10000)).toThrow(notAValue);
+      expect(() => native.ioctlValue(fd, native.fastnet.BIND)).toThrow(notAValue);
       // Long enough: the call reaches the kernel, which refuses it.
       expect(() => native.ioctl(fd, stats, Buffer.alloc(native.fastnet.STATS_SIZE))).toThrow(
         expect.objectContaining({ code: 'ENOTTY' }),
@@ -100,14 +106,42 @@ describe('ioctl', () => {
     }
   });
 
+  // FIONREAD (0x541b) has no size bits, yet the kernel writes an int at its
+  // argument: a number there was an address (EFAULT from the kernel at
+  // best, a write into this process's memory at worst).
+  test('a number is never taken for a pointer, whatever the request: ioctl() takes views, ioctlValue() integers', () => {
+    const [readFd, writeFd] = pipe();
+    try {
+      fs.writeSync(writeFd, 'hello');
+      const notAPointer = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      for (const arg of [8, 0x10000, 8n, undefined, 'x', {}]) {
+        expect(() => native.ioctl(readFd, FIONREAD, arg as never)).toThrow(notAPointer);
+      }
+      // ioctlValue() passes the integer as it is, as the caller asked: here the kernel's EFAULT.
+      expect(() => native.ioctlValue(readFd, FIONREAD, 8)).toThrow(expect.objectContaining({ code: 'EFAULT', syscall: 'ioctl' }));
+      expect(() => native.ioctlValue(readFd, FIONREAD, Buffer.alloc(4) as never)).toThrow(notAPointer);
+      expect(() => native.ioctlValue(readFd, FIONREAD, 2n ** 64n)).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+      );
+      const count = Buffer.alloc(4);
+      expect(native.ioctl(readFd, FIONREAD, count)).toBe(0);
+      expect(count.readInt32LE(0)).toBe(5);
+    } finally {
+      fs.closeSync(readFd);
+      fs.closeSync(writeFd);
+    }
+  });
+
   test('bad arguments are TypeErrors and RangeErrors, not crashes', () => {
     // Errors from the addon come from another realm: match name and code.
     const typeError = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     const rangeError = expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
-    expect(() => native.ioctl('x' as unknown as number, 1)).toThrow(typeError);
-    expect(() => native.ioctl(0, 1.5)).toThrow(rangeError);
-    expect(() => native.ioctl(0, -1)).toThrow(rangeError);
-    expect(() => native.ioctl(0, 2 ** 32)).toThrow(rangeError);
+    for (const call of [native.ioctl, native.ioctlValue] as Array<(fd: number, request: number, arg?: never) => number>) {
+      expect(() => call('x' as unknown as number, 1)).toThrow(typeError);
+      expect(() => call(0, 1.5)).toThrow(rangeError);
+      expect(() => call(0, -1)).toThrow(rangeError);
+      expect(() => call(0, 2 ** 32)).toThrow(rangeError);
+    }
   });
 });
 
@@ -236,4 +270,37 @@ describe('finitModule', () => {
       fs.closeSync(fd);
     }
   });
+});
+
+describe('pollAsync', () => {
+  // A Worker that exits while its wait's timer is due: libuv runs the timer
+  // while Node tears the Worker down, when N-API can no longer call into
+  // JavaScript. The failure to settle the promise must stay in the callback,
+  // not end the whole process (std::terminate: SIGABRT).
+  test('a wait whose promise cannot be settled (its Worker exiting) does not end the process', () => {
+    const fifo = path.join(dir, `fifo-worker-${Math.random()}`);
+    execFileSync('mkfifo', [fifo]);
+    const worker = `
+      const fs = require('node:fs');
+      const native = require(${JSON.stringify(path.join(__dirname, '..', '..', 'build', 'Release', 'kmodlab.node'))});
+      const fd = fs.openSync(${JSON.stringify(fifo)}, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      native.fastnet.pollAsync(fd, native.fastnet.createWaker(), 1);
+      const end = Date.now() + 30;
+      while (Date.now() < end); // the timer is due before the exit
+      process.exit(0);
+    `;
+    const main = `
+      const { Worker } = require('node:worker_threads');
+      new Worker(${JSON.stringify(worker)}, { eval: true }).on('exit', (code) => console.log('worker exit', code));
+    `;
+    for (let round = 0; round < 3; round++) {
+      const run = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8', timeout: 30_000 });
+      expect({ status: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr }).toEqual({
+        status: 0,
+        signal: null,
+        stdout: 'worker exit 0\n',
+        stderr: '',
+      });
+    }
+  }, 60_000);
 });

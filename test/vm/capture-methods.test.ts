@@ -7,8 +7,13 @@
 // af_xdp gets netsend's datagrams from the veth peer instead: generic XDP on
 // pktgen's injected (shared) skbs panics the kernel, so it refuses a device
 // pktgen is set up on.
+import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { METHODS, openCapture, type Capture, type CaptureMethod, type CaptureOptions } from '../../lib/capture';
-import { pktgenReset, pktgenSent } from '../../lib/traffic';
+import { VethPair, pktgenReset, pktgenRun, pktgenSent, pktgenSetup } from '../../lib/traffic';
 import { Topology, UDP_HEADERS, expectPktgenFrames, expectUdpFrames, pktgenSeq } from './fastnet-net';
 
 let net: Topology;
@@ -69,6 +74,22 @@ function countAll(capture: Capture, expected: number): { frames: number; ipv4: n
     }
   }
   return total;
+}
+
+const DIST_CAPTURE = path.join(__dirname, '..', '..', 'dist', 'capture');
+
+/** Resolves with the child's exit status, or kills it and resolves null after `ms`. */
+function exited(child: ReturnType<typeof spawn>, ms: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, ms);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve(status);
+    });
+  });
 }
 
 // fastnet-zc needs the e1000 and host frames: test/vm/fastnet-zerocopy-bench.test.ts (the zero-copy boot).
@@ -204,10 +225,11 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(capture.closed).toBe(true);
   });
 
-  test('an unknown device: ENODEV, Node-style', () => {
+  test('an unknown device: ENODEV, Node-style; the signal given keeps no listener', () => {
+    const controller = new AbortController();
     let error: NodeJS.ErrnoException | undefined;
     try {
-      openCapture(method, 'nosuchdev0').close();
+      openCapture(method, 'nosuchdev0', { signal: controller.signal }).close();
     } catch (e) {
       error = e as NodeJS.ErrnoException;
     }
@@ -216,7 +238,136 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(error).toMatchObject({ code: 'ENODEV', errno: -19 });
     expect(typeof error!.syscall).toBe('string');
     expect(typeof error!.path).toBe('string');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    controller.abort(); // nothing to close: no TypeError from a listener
   });
+
+  test('one AbortSignal over 11 captures: a listener while each is open, none once it is closed', () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 11; i++) {
+      const capture = openCapture(method, net.dev, { signal: controller.signal });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      capture.close();
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    }
+    const last = openCapture(method, net.dev, { signal: controller.signal });
+    controller.abort();
+    expect(last.closed).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('countBatchAsync(): waits on the event loop (timers run), counts what comes; abort and close() end a wait', async () => {
+    using capture = openCapture(method, net.dev, { ...roomy(method), batchSize: 64 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 20);
+    const start = performance.now();
+    const idle = await capture.countBatchAsync(400);
+    clearInterval(timer);
+    expect(idle).toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+    expect(performance.now() - start).toBeGreaterThanOrEqual(390);
+    expect(ticks).toBeGreaterThanOrEqual(5);
+
+    const sent = await send(method, 500, 64);
+    let frames = 0;
+    while (frames + capture.stats().dropped < sent) {
+      const counts = await capture.countBatchAsync(5000);
+      if (counts.frames === 0) break;
+      // drop reports what the kernel counted since the last call, in one go.
+      if (method !== 'fastnet-drop') expect(counts.frames).toBeLessThanOrEqual(64);
+      frames += counts.frames;
+    }
+    expect(frames + capture.stats().dropped).toBe(sent);
+    expect(capture.stats().received).toBe(frames);
+
+    const controller = new AbortController();
+    const aborted = capture.countBatchAsync(-1, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(aborted).resolves.toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+    const closed = capture.countBatchAsync();
+    setTimeout(() => capture.close(), 100);
+    await expect(closed).resolves.toEqual({ frames: 0, ipv4: 0, bytes: 0 });
+  });
+
+  // countBatch(-1) would block the event loop in poll(): the handler could not run.
+  test('a SIGINT handler runs while countBatchAsync() waits', async () => {
+    const script = `
+      const { openCapture } = require(${JSON.stringify(DIST_CAPTURE)});
+      const capture = openCapture(process.argv[1], process.argv[2]);
+      process.on('SIGINT', () => {
+        console.log('SIGINT');
+        capture.close();
+      });
+      capture.countBatchAsync(-1).then((counts) => console.log('frames', counts.frames));
+      console.log('waiting');
+    `;
+    const child = spawn(process.execPath, ['-e', script, method, net.dev], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    const waiting = new Promise<void>((resolve) =>
+      child.stdout!.on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('waiting\n')) resolve();
+      }),
+    );
+    const status = exited(child, 30_000);
+    await Promise.race([waiting, status]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGINT');
+    expect({ status: await status, out }).toEqual({ status: 0, out: 'waiting\nSIGINT\nframes 0\n' });
+  });
+
+  if (method === 'socket-mmsg') {
+    test('buffers too big to allocate: the open fails and leaves no descriptor behind', () => {
+      const descriptors = () => fs.readdirSync('/proc/self/fd').length;
+      const before = descriptors();
+      // 65536 frames of 256 KiB: 16 GiB, more than the guest has, allocated after the socket is open.
+      expect(() => openCapture(method, net.dev, { batchSize: 65536, snapLength: 262144 })).toThrow();
+      expect(descriptors()).toBe(before);
+    });
+  }
+
+  if (method === 'socket') {
+    // The socket reports an error once (ENETDOWN when its device goes
+    // down). A countBatch() that meets it after taking frames must return
+    // them and throw it on the next call, or they are lost. The device goes
+    // down from another process while one call takes 30,000 queued frames;
+    // a round where it went down before or after that call says nothing,
+    // and is tried again.
+    test('frames taken before an error are returned; the error comes on the next call', async () => {
+      const rounds: Array<Array<number | string>> = [];
+      const sent = 30_000;
+      for (let round = 0; round < 4; round++) {
+        using veth = new VethPair('caperr0', 'caperr1', { address: '10.99.8.2/24' });
+        using capture = openCapture(method, veth.name, { bufferSize: 512 << 20, batchSize: 65536 });
+        pktgenSetup({ device: veth.name, count: sent, size: 256, dstMac: veth.mac, src: '10.99.8.1', dst: '10.99.8.2' });
+        pktgenRun();
+        expect(pktgenSent(veth.name)).toBe(sent);
+        const results: Array<number | string> = [];
+        const take = () => {
+          try {
+            results.push(capture.countBatch(0).frames);
+          } catch (error) {
+            results.push((error as NodeJS.ErrnoException).code ?? String(error));
+          }
+        };
+        const down = spawn('ip', ['link', 'set', 'dev', veth.name, 'down']);
+        take();
+        expect(await exited(down, 30_000)).toBe(0);
+        do take();
+        while (results.at(-1) !== 0);
+        pktgenReset();
+        rounds.push(results);
+        const counted = results.reduce<number>((sum, r) => sum + (typeof r === 'number' ? r : 0), 0);
+        expect({ results, counted: counted + capture.stats().dropped }).toEqual({ results, counted: sent });
+        expect(results.filter((r) => typeof r === 'string')).toEqual(['ENETDOWN']);
+        const first = results[0];
+        if (typeof first === 'number' && first > 0 && first < sent) break;
+      }
+      // The device went down during a call at least once.
+      const hit = rounds.at(-1)![0];
+      expect({ rounds, hit: typeof hit === 'number' && hit > 0 && hit < sent }).toEqual({ rounds, hit: true });
+    });
+  }
 
   if (!method.startsWith('fastnet-')) {
     test('a filter keeps only what it matches (compiled by libpcap)', async () => {

@@ -131,7 +131,7 @@ describe('bind refuses', () => {
 
     using ringed = fastnet.open().bind(net.dev, 'ring');
     expect(() => uapi.readBatch(ringed.fd, 1, 64, false)).toThrow(code('EINVAL'));
-    expect(() => native.ioctl(ringed.fd, 0xfa00, 0)).toThrow(code('ENOTTY'));
+    expect(() => native.ioctlValue(ringed.fd, 0xfa00, 0)).toThrow(code('ENOTTY'));
   });
 
   test('a process without CAP_NET_RAW (EPERM)', () => {
@@ -341,6 +341,52 @@ describe('the device going away while bound', () => {
       })(),
     ).rejects.toMatchObject({ code: 'ENODEV' });
     expect(frames).toBe(10);
+  });
+});
+
+describe('a ring that cannot be mapped', () => {
+  // FASTNET_BIND binds a session once for its life. If the ring's mmap then
+  // fails, bind() must not leave the session bound with no ring (and the
+  // device taken): it undoes the bind. The mmap fails for real here: a
+  // child process whose address space (RLIMIT_AS, set by prlimit) has room
+  // for node but not for a 128 MiB ring; the kernel's own allocation of the
+  // ring is not charged to it.
+  test('bind() whose mmap fails (RLIMIT_AS) leaves the session unbound and the device free; a new bind works', () => {
+    const script = `
+      const { execFileSync } = require('node:child_process');
+      const fs = require('node:fs');
+      const fastnet = require(${JSON.stringify(path.join(ROOT, 'dist', 'fastnet.js'))});
+      const dev = process.argv[1];
+      const vmSize = () => Number(/VmSize:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const limit = (value) => execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + value]);
+      const session = fastnet.open();
+      const result = {};
+      limit(vmSize() + (64 << 20));
+      try {
+        session.bind(dev, 'ring', { slots: 65536, slotSize: 2048 });
+        result.bound = true;
+      } catch (error) {
+        result.error = { code: error.code, syscall: error.syscall, reason: error.reason };
+      }
+      limit('unlimited');
+      result.mode = session.mode ?? null;
+      result.device = session.device ?? null;
+      const other = fastnet.open();
+      other.bind(dev, 'drop'); // the device is free
+      other.close();
+      session.bind(dev, 'ring', { slots: 64 });
+      result.slots = session.ring.slots;
+      session.close();
+      console.log(JSON.stringify(result));
+    `;
+    const run = spawnSync(process.execPath, ['-e', script, net.dev], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({
+      error: { code: 'ENOMEM', syscall: 'mmap', reason: expect.stringMatching(/the session is unbound again/) },
+      mode: null,
+      device: null,
+      slots: 64,
+    });
   });
 });
 

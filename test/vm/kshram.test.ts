@@ -107,12 +107,12 @@ describe('resizing', () => {
     slot.write(Buffer.from('kept'), 0);
     const fd = fs.openSync(slotPath(3), 'r');
     try {
-      expect(() => native.ioctl(fd, native.kshram.SETSIZE, MiB, slotPath(3))).toThrow(
+      expect(() => native.ioctlValue(fd, native.kshram.SETSIZE, MiB, slotPath(3))).toThrow(
         expect.objectContaining({ code: 'EBADF', errno: -9, syscall: 'ioctl', path: slotPath(3) }),
       );
       expect(() => fs.writeSync(fd, 'x')).toThrow(expect.objectContaining({ code: 'EBADF' }));
       // GETSIZE still works read-only.
-      expect(native.ioctl(fd, native.kshram.GETSIZE, 0, slotPath(3))).toBe(2 * MiB);
+      expect(native.ioctlValue(fd, native.kshram.GETSIZE, 0, slotPath(3))).toBe(2 * MiB);
     } finally {
       fs.closeSync(fd);
     }
@@ -122,7 +122,7 @@ describe('resizing', () => {
 
   test('an unknown ioctl is ENOTTY', () => {
     using slot = new KshramSlot(0);
-    expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE + 7, 0, slot.path)).toThrow(
+    expect(() => native.ioctlValue(slot.fd, native.kshram.SETSIZE + 7, 0, slot.path)).toThrow(
       expect.objectContaining({ code: 'ENOTTY' }),
     );
   });
@@ -171,12 +171,12 @@ describe('mmap', () => {
     ]);
   });
 
-  test('ioctl passes a BigInt by value: SETSIZE with 8192n', () => {
+  test('ioctlValue passes a BigInt by value: SETSIZE with 8192n', () => {
     using slot = new KshramSlot(4);
-    expect(native.ioctl(slot.fd, native.kshram.SETSIZE, 8192n, slot.path)).toBe(0);
+    expect(native.ioctlValue(slot.fd, native.kshram.SETSIZE, 8192n, slot.path)).toBe(0);
     expect(slot.size).toBe(8192);
-    expect(native.ioctl(slot.fd, native.kshram.GETSIZE, 0n, slot.path)).toBe(8192);
-    expect(() => native.ioctl(slot.fd, native.kshram.SETSIZE, 2n ** 64n, slot.path)).toThrow(
+    expect(native.ioctlValue(slot.fd, native.kshram.GETSIZE, 0n, slot.path)).toBe(8192);
+    expect(() => native.ioctlValue(slot.fd, native.kshram.SETSIZE, 2n ** 64n, slot.path)).toThrow(
       expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }),
     );
   });
