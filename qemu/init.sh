@@ -135,11 +135,19 @@ say "command exited with status $rc"
 
 # Whatever the command left running must not keep a module busy.
 kill -9 -1 2>/dev/null
-sleep 0.2
+# A killed process lets go of its mappings (and so of the modules) only once
+# it is reaped, which can take a while on a slow kernel: retry for up to 10 s.
 for ko in /kmod/*.ko; do
 	name=$(basename "$ko" .ko)
-	[ -d "/sys/module/$name" ] || continue
-	rmmod "$name" || say "FAILED: cannot unload $name"
+	tries=0
+	while [ -d "/sys/module/$name" ] && ! rmmod "$name" 2>/dev/null; do
+		tries=$((tries + 1))
+		if [ $tries -ge 100 ]; then
+			rmmod "$name" || say "FAILED: cannot unload $name"
+			break
+		fi
+		sleep 0.1
+	done
 done
 
 # Anything allocated during the run and no longer referenced, modules
