@@ -3,7 +3,8 @@
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 
 module.exports = {
-  cacheDirectory: '/tmp/jest-cache',
+  // In out/, which the guest shares with the host: each boot reuses what the last one compiled.
+  cacheDirectory: '<rootDir>/out/jest-cache',
   projects: [
     {
       displayName: 'unit',

@@ -1,14 +1,19 @@
-// test-summary.js PART:STATUS...: adds up jest's JSON results from
+// test-summary.js PART:STATUS:SECONDS...: adds up jest's JSON results from
 // out/test/<part>.json and prints "N passed, N failed"; exits 1 on any failure.
 // A part with no results, or a run that failed after its tests passed (a
 // kernel warning or leak in the guest log, a module that would not unload),
-// counts as one failure.
+// counts as one failure. Before that line: each part's time, and the five
+// slowest test files; every file's time goes to out/test/times.tsv.
 const fs = require('node:fs');
+const path = require('node:path');
 
 let passed = 0;
 let failed = 0;
+const parts = [];
+const files = [];
 for (const arg of process.argv.slice(2)) {
-  const [part, status] = arg.split(':');
+  const [part, status, seconds] = arg.split(':');
+  parts.push(`${part} ${seconds ?? '?'} s`);
   const file = `out/test/${part}.json`;
   if (!fs.existsSync(file)) {
     console.log(`[test] ${part}: no results (${file} missing): counted as 1 failure`);
@@ -16,6 +21,11 @@ for (const arg of process.argv.slice(2)) {
     continue;
   }
   const result = JSON.parse(fs.readFileSync(file, 'utf8'));
+  for (const suite of result.testResults) {
+    const name = path.relative(process.cwd(), suite.name);
+    const tests = suite.assertionResults.filter((a) => a.status !== 'pending').length;
+    files.push({ part, name, seconds: (suite.endTime - suite.startTime) / 1000, tests });
+  }
   const suiteErrors = result.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
   console.log(
     `[test] ${part}: ${result.numPassedTests} passed, ${result.numFailedTests} failed` +
@@ -28,5 +38,14 @@ for (const arg of process.argv.slice(2)) {
     failed += 1;
   }
 }
+files.sort((a, b) => b.seconds - a.seconds);
+fs.mkdirSync('out/test', { recursive: true });
+fs.writeFileSync(
+  'out/test/times.tsv',
+  ['part\tfile\ttests\tseconds', ...files.map((f) => `${f.part}\t${f.name}\t${f.tests}\t${f.seconds.toFixed(1)}`)].join('\n') + '\n',
+);
+console.log(`[test] time: ${parts.join(', ')}`);
+console.log('[test] slowest files (all in out/test/times.tsv):');
+for (const f of files.slice(0, 5)) console.log(`[test]   ${f.seconds.toFixed(1).padStart(7)} s  ${f.part}  ${f.name} (${f.tests} tests)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);
