@@ -6,7 +6,19 @@
 // close(), or `using`, puts the device back to normal.
 import * as fs from 'node:fs';
 
-import { errorCode, invalidState, withReason } from './errors';
+import {
+  checkBoolean,
+  checkDeviceName,
+  checkInteger,
+  checkObject,
+  checkOneOf,
+  checkPowerOfTwo,
+  errorCode,
+  invalidArgValue,
+  invalidState,
+  outOfRange,
+  withReason,
+} from './errors';
 import { Mapping } from './mapping';
 import { native, type FastnetCounts, type FastnetRawBatch } from './native';
 
@@ -105,39 +117,9 @@ const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_SNAP_LENGTH = 65536;
 const META = uapi.META_STRIDE;
 
-function argError(code: string, message: string, Kind: ErrorConstructor = TypeError): Error {
-  return Object.assign(new Kind(message), { code });
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') {
-    throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" option must be of type number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw argError(
-      'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`,
-      RangeError,
-    );
-  }
-  return value;
-}
-
-function checkPowerOfTwo(name: string, value: unknown, min: number, max: number): number {
-  const n = checkInteger(name, value, min, max);
-  if ((n & (n - 1)) !== 0) {
-    throw argError('ERR_OUT_OF_RANGE', `The value of "${name}" must be a power of two. Received ${n}`, RangeError);
-  }
-  return n;
-}
-
 function modeNumber(mode: unknown): number {
-  if (typeof mode === 'string' && Object.hasOwn(MODES, mode)) return MODES[mode as ModeName];
-  if (typeof mode === 'number' && Object.values(MODES).includes(mode as never)) return mode;
-  throw argError(
-    'ERR_INVALID_ARG_VALUE',
-    `The "mode" argument must be one of ${Object.keys(MODES).join(', ')}. Received ${String(mode)}`,
-  );
+  const chosen = checkOneOf('mode', mode, [...(Object.keys(MODES) as ModeName[]), ...Object.values(MODES)]);
+  return typeof chosen === 'string' ? MODES[chosen] : chosen;
 }
 
 function modeName(mode: number): ModeName {
@@ -184,34 +166,19 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
  * than ignored.
  */
 export function bindRequest(device: string, mode: ModeName | number, options: BindOptions = {}): Buffer {
-  if (typeof device !== 'string') {
-    throw argError('ERR_INVALID_ARG_TYPE', `The "device" argument must be of type string, got ${typeof device}`);
-  }
-  const nameBytes = Buffer.byteLength(device);
-  if (nameBytes === 0 || nameBytes >= uapi.IFNAMSIZ || device.includes('\0')) {
-    throw argError(
-      'ERR_INVALID_ARG_VALUE',
-      `The "device" argument must be a device name of 1 to ${uapi.IFNAMSIZ - 1} bytes. Received ${JSON.stringify(device)}`,
-    );
-  }
+  checkDeviceName('device', device);
   const number = modeNumber(mode);
   const name = modeName(number);
-  if (typeof options !== 'object' || options === null) {
-    throw argError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object');
-  }
+  checkObject('options', options);
   for (const [key, value] of Object.entries(options)) {
-    const modes = BIND_OPTIONS[key as keyof BindOptions];
-    if (!modes) throw argError('ERR_INVALID_ARG_VALUE', `Unknown bind option "${key}"`);
+    const modes = BIND_OPTIONS[key as keyof BindOptions] as ModeName[] | undefined;
+    if (!modes) throw invalidArgValue(key, value, `is not a bind option (${Object.keys(BIND_OPTIONS).join(', ')})`);
     if (value !== undefined && value !== false && !modes.includes(name)) {
-      throw argError('ERR_INVALID_ARG_VALUE', `The "${key}" option applies to mode ${modes.join(' or ')}, not ${name}`);
+      throw invalidArgValue(key, value, `applies to mode ${modes.join(' or ')}, not ${name}`);
     }
   }
-  if (options.passThrough !== undefined && typeof options.passThrough !== 'boolean') {
-    throw argError('ERR_INVALID_ARG_TYPE', 'The "passThrough" option must be of type boolean');
-  }
-  if (options.batch !== undefined && typeof options.batch !== 'boolean') {
-    throw argError('ERR_INVALID_ARG_TYPE', 'The "batch" option must be of type boolean');
-  }
+  if (options.passThrough !== undefined) checkBoolean('passThrough', options.passThrough);
+  if (options.batch !== undefined) checkBoolean('batch', options.batch);
 
   const slots =
     options.slots === undefined
@@ -224,11 +191,7 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
   if (name === 'ring' || name === 'zerocopy') {
     const bytes = (slots || LIMITS.ringSlotsDefault) * (slotSize || LIMITS.slotSizeDefault);
     if (bytes > LIMITS.ringDataMax) {
-      throw argError(
-        'ERR_OUT_OF_RANGE',
-        `slots * slotSize must be at most ${LIMITS.ringDataMax} bytes. Received ${bytes}`,
-        RangeError,
-      );
+      throw outOfRange('slots * slotSize', `<= ${LIMITS.ringDataMax}`, bytes);
     }
   }
   const queueLength =
@@ -280,9 +243,7 @@ export class PacketBatch implements Iterable<Packet> {
   }
 
   packet(index: number): Packet {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
-      throw argError('ERR_OUT_OF_RANGE', `Packet index ${index} is outside the batch (${this.count})`, RangeError);
-    }
+    checkInteger('index', index, 0, this.count - 1);
     const m = this.meta.subarray(index * META, index * META + META);
     return {
       data: this.data.subarray(m[0], m[0] + m[1]),
@@ -579,7 +540,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
           yield batch;
           continue;
         }
-        if (hungUp) this.#throwGone();
+        if (hungUp) throw this.pollError();
         const revents = await uapi.pollAsync(this.fd, waker, -1, this.path);
         hungUp = (revents & (uapi.POLLERR | uapi.POLLHUP)) !== 0;
       }
@@ -631,10 +592,17 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     uapi.closeWaker(waker);
   }
 
-  /** After POLLHUP: the kernel's own ENODEV, from an ioctl that reports it. */
-  #throwGone(): never {
-    this.stats();
-    throw argError('ERR_INVALID_STATE', 'poll() reported an error on the session but FASTNET_STATS did not', Error);
+  /**
+   * After poll() reported POLLERR or POLLHUP: the kernel's own error, from an
+   * ioctl that reports it (ENODEV once the bound device is gone).
+   */
+  pollError(): Error {
+    try {
+      this.stats();
+    } catch (error) {
+      return error as Error;
+    }
+    return invalidState('poll() reported an error on the session but FASTNET_STATS did not');
   }
 }
 

@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
+import { checkInteger, invalidState, systemError } from './errors';
+
 export const HOST_IP = '192.168.77.1';
 export const GUEST_IP = '192.168.77.2';
 export const GUEST_MAC = '52:54:00:12:34:56';
@@ -58,20 +60,6 @@ function goneError(message: string, cause?: unknown): Error {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code: 'ERR_HOST_TRAFFIC_GONE' });
 }
 
-function stateError(message: string): Error {
-  return Object.assign(new Error(message), { code: 'ERR_INVALID_STATE' });
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw Object.assign(
-      new RangeError(`The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${String(value)}`),
-      { code: 'ERR_OUT_OF_RANGE' },
-    );
-  }
-  return value;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The host's frame generator, as the guest sees it. */
@@ -85,7 +73,7 @@ export class HostTraffic {
   }
 
   constructor(dir = process.env.KMODLAB_TRAFFIC) {
-    if (!dir) throw stateError('No host traffic: boot the guest with `qemu/vm.sh --traffic`');
+    if (!dir) throw invalidState('No host traffic: boot the guest with `qemu/vm.sh --traffic`');
     this.dir = path.resolve(dir);
     // Ids differ from one process to the next, so a late answer is never taken for ours.
     this.#nextId = (process.pid * 1000 + (Date.now() % 1000)) % 0x7fffffff;
@@ -143,7 +131,7 @@ export class HostTraffic {
         );
       }
     }
-    throw Object.assign(new Error(`framegen did not answer request ${id} in ${this.dir}`), { code: 'ETIMEDOUT' });
+    throw systemError('ETIMEDOUT', 'read', response, `framegen did not answer request ${id} in ${this.dir}`);
   }
 
   /** Ends the current send early: framegen sends at most STOP_BATCH_FRAMES more. */
@@ -170,7 +158,7 @@ export async function waitForCarrier(dev = 'eth0', timeoutMs = 20_000): Promise<
     } catch {
       // EINVAL while the device is down.
     }
-    if (Date.now() > deadline) throw stateError(`${dev} has no link after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw invalidState(`${dev} has no link after ${timeoutMs} ms`);
     await sleep(100);
   }
 }

@@ -1,7 +1,7 @@
 // kshram: eight kernel shared-memory slots, /dev/kshram0../dev/kshram7.
 import * as fs from 'node:fs';
 
-import { errorCode, invalidState, systemError, withReason } from './errors';
+import { checkInteger, errorCode, invalidArgType, invalidState, systemError, withReason } from './errors';
 import { Mapping } from './mapping';
 import { native } from './native';
 
@@ -16,29 +16,13 @@ export function slotPath(index: number): string {
   return `/dev/kshram${index}`;
 }
 
-/** Node's argument errors: TypeError ERR_INVALID_ARG_TYPE, RangeError ERR_OUT_OF_RANGE, naming the argument. */
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') {
-    throw Object.assign(new TypeError(`The "${name}" argument must be of type number. Received ${typeof value}`), {
-      code: 'ERR_INVALID_ARG_TYPE',
-    });
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw Object.assign(
-      new RangeError(`The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`),
-      { code: 'ERR_OUT_OF_RANGE' },
-    );
-  }
-  return value;
-}
-
 /** An open slot device. Close it (or `using`) when done; mappings outlive it. */
 export class KshramSlot implements Disposable {
   readonly index: number;
   readonly path: string;
   #fd: number;
 
-  /** Opens /dev/kshram<index>; `index` from 0 to SLOT_COUNT - 1, else RangeError ERR_OUT_OF_RANGE. */
+  /** Opens /dev/kshram<index>; `index` from 0 to SLOT_COUNT - 1, else RangeError ERR_OUT_OF_RANGE (TypeError ERR_INVALID_ARG_TYPE for a non-number). */
   constructor(index: number) {
     this.index = checkInteger('index', index, 0, SLOT_COUNT - 1);
     this.path = slotPath(index);
@@ -70,7 +54,7 @@ export class KshramSlot implements Disposable {
    * error's message (and `reason`) says which.
    */
   resize(bytes: number): void {
-    checkInteger('bytes', bytes, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    checkInteger('bytes', bytes);
     try {
       native.ioctlValue(this.fd, ioc.SETSIZE, bytes, this.path);
     } catch (error) {
@@ -103,9 +87,7 @@ export class KshramSlot implements Disposable {
   write(data: Uint8Array | string, position = 0): number {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (!(bytes instanceof Uint8Array)) {
-      throw Object.assign(new TypeError('The "data" argument must be of type string or an instance of Uint8Array'), {
-        code: 'ERR_INVALID_ARG_TYPE',
-      });
+      throw invalidArgType('data', ['string', 'Uint8Array'], data);
     }
     checkInteger('position', position, 0, Number.MAX_SAFE_INTEGER);
     const size = this.size;

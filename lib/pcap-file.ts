@@ -4,6 +4,8 @@
 // magic). Records are buffered and written in large chunks.
 import * as fs from 'node:fs';
 
+import { checkInteger, invalidState } from './errors';
+
 /** The nanosecond-resolution pcap magic (microseconds: 0xa1b2c3d4). */
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -51,11 +53,7 @@ export class PcapWriter implements Disposable {
   /** Creates `path` (EEXIST if it exists, unless overwrite) and writes the global header. */
   static open(path: string, options: PcapWriterOptions = {}): PcapWriter {
     const snapLength = options.snapLength ?? 65535;
-    if (!Number.isInteger(snapLength) || snapLength < 1 || snapLength > 0x7fffffff) {
-      throw Object.assign(new RangeError(`The value of "snapLength" is out of range. Received ${snapLength}`), {
-        code: 'ERR_OUT_OF_RANGE',
-      });
-    }
+    checkInteger('snapLength', snapLength, 1, 0x7fffffff);
     const fd = fs.openSync(path, options.overwrite ? 'w' : 'wx', 0o644);
     const writer = new PcapWriter(path, fd, snapLength);
     const header = Buffer.alloc(GLOBAL_HEADER_SIZE);
@@ -81,7 +79,7 @@ export class PcapWriter implements Disposable {
 
   /** pcap_dump: one frame. */
   write(record: PcapRecord): void {
-    if (this.#fd < 0) throw Object.assign(new Error(`The pcap file ${this.path} is closed`), { code: 'ERR_INVALID_STATE' });
+    if (this.#fd < 0) throw invalidState(`The pcap file ${this.path} is closed`);
     const stored = record.data.length > this.snapLength ? record.data.subarray(0, this.snapLength) : record.data;
     const ts = record.timestampNs || nowNs();
     const header = Buffer.alloc(RECORD_HEADER_SIZE);

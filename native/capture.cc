@@ -138,7 +138,7 @@ class Capture : public Napi::ObjectWrap<Capture> {
  private:
   Source& Open(Napi::Env env) {
     if (!source_)
-      throw fastnet::FastnetError(env, "ERR_INVALID_STATE", "The capture is closed");
+      throw fastnet::FastnetError(env, "ERR_INVALID_STATE", "Invalid state: The capture is closed");
     return *source_;
   }
 

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "frame.h"
+
 namespace kmodlab {
 namespace capture {
 
@@ -31,10 +33,6 @@ struct Counts {
   uint64_t ipv4 = 0;
   uint64_t bytes = 0;
 };
-
-inline bool IsIPv4(const uint8_t* frame, uint32_t length) {
-  return length >= 14 && frame[12] == 0x08 && frame[13] == 0x00;
-}
 
 // Frames copied out for JavaScript, in the layout of fastnet's batches
 // (native/fastnet.h's MetaField), so both become one PacketBatch.

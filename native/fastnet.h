@@ -1,11 +1,13 @@
 // Shared by native/fastnet*.cc: how a batch of frames is handed to
-// JavaScript, and the per-frame work every capture method does.
+// JavaScript (the per-frame work every method does is in frame.h).
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
 #include <string>
+
+#include "frame.h"
 
 namespace kmodlab {
 namespace fastnet {
@@ -20,11 +22,6 @@ enum MetaField : uint32_t {
   kMetaTimestampHi,
   kMetaStride,
 };
-
-// The benchmarks' per-frame work: is the EtherType (bytes 12-13) IPv4?
-inline bool IsIPv4(const uint8_t* frame, uint32_t length) {
-  return length >= 14 && frame[12] == 0x08 && frame[13] == 0x00;
-}
 
 // {packets, bytes, ipv4, truncated}: what the no-copy loops return.
 Napi::Object Counts(Napi::Env env, uint64_t packets, uint64_t bytes,

@@ -53,7 +53,7 @@ Ring GetRing(const Napi::CallbackInfo& info) {
   Ring ring;
   ring.size = view.ByteLength();
   if (ring.size == 0)
-    throw FastnetError(env, "ERR_INVALID_STATE", "The ring's mapping is closed");
+    throw FastnetError(env, "ERR_INVALID_STATE", "Invalid state: The ring's mapping is closed");
   ring.base = static_cast<uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
   ring.hdr = reinterpret_cast<struct fastnet_ring_header*>(ring.base);
   // The header is aligned like the zone (a page); descriptors need 8 bytes.

@@ -4,10 +4,10 @@
 // things: a descriptor to wait on, a no-copy count of what is ready, a copy
 // of what is ready, and its counters; and calls opened() once it holds them.
 
-import { abortError } from '../errors';
+import { abortError, checkInteger, invalidState, systemError } from '../errors';
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
-import { argError, type CaptureMethod, type ResolvedOptions } from './options';
+import type { CaptureMethod, ResolvedOptions } from './options';
 
 const wait = native.fastnet;
 
@@ -122,7 +122,7 @@ export abstract class CaptureBase implements Capture {
   }
 
   protected checkOpen(): void {
-    if (this.#closed) throw argError('ERR_INVALID_STATE', `The ${this.method} capture on ${this.device} is closed`, Error);
+    if (this.#closed) throw invalidState(`The ${this.method} capture on ${this.device} is closed`);
   }
 
   countBatch(timeoutMs = 0): BatchCounts {
@@ -164,7 +164,7 @@ export abstract class CaptureBase implements Capture {
   async *batches(options: BatchOptions = {}): AsyncGenerator<PacketBatch, void, undefined> {
     this.checkOpen();
     if (!this.capabilities.frames) {
-      throw argError('ERR_INVALID_STATE', `${this.method} hands no frames to user space: use countBatch()`, Error);
+      throw invalidState(`${this.method} hands no frames to user space: use countBatch()`);
     }
     const { signal } = options;
     const waker = wait.createWaker();
@@ -221,23 +221,19 @@ export abstract class CaptureBase implements Capture {
     this.close();
   }
 
-  /** poll() reported an error and nothing came: the device went away. */
-  private goneError(): Error {
-    return Object.assign(new Error(`ENETDOWN: network is down, poll '${this.device}'`), {
-      code: 'ENETDOWN',
-      errno: -100,
-      syscall: 'poll',
-      path: this.device,
-    });
+  /**
+   * poll() reported an error and nothing came: the device went down or
+   * away. The sockets' (AF_PACKET: socket, socket-mmsg, pcap; AF_XDP) is
+   * the kernel's ENETDOWN, which packet_notifier and xsk_notifier set as the
+   * socket's error on NETDEV_DOWN and NETDEV_UNREGISTER (and recv() returns,
+   * for the methods that read with it); fastnet's methods ask the module.
+   */
+  protected goneError(): Error {
+    return systemError('ENETDOWN', 'poll', this.device, `${this.device} went down or away`);
   }
 }
 
+/** -1 (for ever) to 2^31 - 1 ms, as poll() takes it. */
 function checkTimeout(timeoutMs: number): void {
-  if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 2 ** 31 - 1) {
-    throw argError(
-      'ERR_OUT_OF_RANGE',
-      `The value of "timeoutMs" is out of range. It must be an integer >= -1. Received ${timeoutMs}`,
-      RangeError,
-    );
-  }
+  checkInteger('timeoutMs', timeoutMs, -1, 2 ** 31 - 1);
 }

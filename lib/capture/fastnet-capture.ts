@@ -106,6 +106,11 @@ export class FastnetCapture extends CaptureBase {
     this.session.close();
   }
 
+  /** The module's own error for a device gone (ENODEV, from FASTNET_STATS). */
+  protected override goneError(): Error {
+    return this.session.pollError();
+  }
+
   #take(): fastnet.Counts {
     const max = this.options.batchSize;
     return RING_MODES.includes(this.#mode)

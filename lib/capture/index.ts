@@ -3,7 +3,8 @@
 // one for another. See docs/capture.md.
 import { FastnetCapture, type FastnetMethod } from './fastnet-capture';
 import { NativeCapture, type NativeMethod } from './native-capture';
-import { checkDevice, checkMethod, checkOptions, type CaptureMethod, type CaptureOptions } from './options';
+import { checkDeviceName, checkOneOf, checkString } from '../errors';
+import { checkOptions, METHODS, type CaptureMethod, type CaptureOptions } from './options';
 import type { Capture } from './base';
 
 export { PacketBatch, type Packet } from '../fastnet';
@@ -19,8 +20,8 @@ export { FASTNET_MODES } from './fastnet-capture';
  * CAP_NET_RAW) with `code`, negative `errno`, `syscall` and `path`.
  */
 export function openCapture(method: CaptureMethod, device: string, options: CaptureOptions = {}): Capture {
-  const m = checkMethod(method);
-  const dev = checkDevice(device);
+  const m = checkOneOf('method', checkString('method', method), METHODS);
+  const dev = checkDeviceName('device', device);
   const resolved = checkOptions(m, options);
   if (m.startsWith('fastnet-')) return new FastnetCapture(m as FastnetMethod, dev, resolved);
   return new NativeCapture(m as NativeMethod, dev, resolved);

@@ -2,6 +2,7 @@
 // (native/capture*.cc) does the system calls and the per-frame loops.
 import * as fs from 'node:fs';
 
+import { invalidState } from '../errors';
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
 import { CaptureBase, type BatchCounts, type Capabilities, type CaptureStats } from './base';
@@ -51,12 +52,9 @@ export class NativeCapture extends CaptureBase {
  */
 function refusePktgen(device: string): void {
   if (fs.existsSync(`/proc/net/pktgen/${device}`)) {
-    throw Object.assign(
-      new Error(
-        `af_xdp refuses ${device}: pktgen is set up to inject into it, and generic XDP on pktgen's shared skbs ` +
-          'crashes the kernel (BUG in pskb_expand_head); send real frames instead (a veth peer, the host)',
-      ),
-      { code: 'ERR_INVALID_STATE' },
+    throw invalidState(
+      `af_xdp refuses ${device}: pktgen is set up to inject into it, and generic XDP on pktgen's shared skbs ` +
+        'crashes the kernel (BUG in pskb_expand_head); send real frames instead (a veth peer, the host)',
     );
   }
 }

@@ -4,6 +4,15 @@
 // (refused rather than ignored, so a benchmark never measures a setting
 // that had no effect). A filter is compiled here too, by libpcap, so a bad
 // expression fails before any socket exists.
+import {
+  checkAbortSignal,
+  checkBoolean,
+  checkInteger,
+  checkObject,
+  checkPowerOfTwo,
+  checkString,
+  invalidArgValue,
+} from '../errors';
 import { native } from '../native';
 
 /** Every method, in the order the benchmark shows them. */
@@ -77,67 +86,14 @@ export interface ResolvedOptions extends CaptureOptions {
   batchSize: number;
 }
 
-export function argError(code: string, message: string, Kind: ErrorConstructor = TypeError): Error {
-  return Object.assign(new Kind(message), { code });
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number, powerOfTwo = false): number {
-  if (typeof value !== 'number') {
-    throw argError('ERR_INVALID_ARG_TYPE', `The "${name}" option must be of type number. Received type ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw argError(
-      'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be an integer >= ${min} && <= ${max}. Received ${value}`,
-      RangeError,
-    );
-  }
-  if (powerOfTwo && (value & (value - 1)) !== 0) {
-    throw argError('ERR_OUT_OF_RANGE', `The value of "${name}" must be a power of two. Received ${value}`, RangeError);
-  }
-  return value;
-}
-
-export function checkMethod(method: unknown): CaptureMethod {
-  if (typeof method !== 'string') {
-    throw argError('ERR_INVALID_ARG_TYPE', `The "method" argument must be of type string. Received type ${typeof method}`);
-  }
-  if (!(METHODS as readonly string[]).includes(method)) {
-    throw argError(
-      'ERR_INVALID_ARG_VALUE',
-      `The "method" argument must be one of ${METHODS.join(', ')}. Received ${JSON.stringify(method)}`,
-    );
-  }
-  return method as CaptureMethod;
-}
-
-/** A device name: 1 to 15 bytes (IFNAMSIZ - 1), no NUL or slash. */
-export function checkDevice(device: unknown): string {
-  if (typeof device !== 'string') {
-    throw argError('ERR_INVALID_ARG_TYPE', `The "device" argument must be of type string. Received type ${typeof device}`);
-  }
-  const bytes = Buffer.byteLength(device);
-  if (bytes === 0 || bytes > 15 || /[\0/\s]/.test(device)) {
-    throw argError(
-      'ERR_INVALID_ARG_VALUE',
-      `The "device" argument must be a device name of 1 to 15 bytes. Received ${JSON.stringify(device)}`,
-    );
-  }
-  return device;
-}
-
 export function checkOptions(method: CaptureMethod, options: unknown): ResolvedOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null) {
-    throw argError('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type object');
-  }
-  const given = options as Record<string, unknown>;
+  const given = checkObject('options', options === undefined ? {} : options) as Record<string, unknown>;
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     const methods = OPTION_METHODS[key as OptionName] as readonly CaptureMethod[] | undefined;
-    if (!methods) throw argError('ERR_INVALID_ARG_VALUE', `Unknown capture option "${key}"`);
+    if (!methods) throw invalidArgValue(key, value, `is not a capture option (${Object.keys(OPTION_METHODS).join(', ')})`);
     if (!methods.includes(method)) {
-      throw argError('ERR_INVALID_ARG_VALUE', `The "${key}" option applies to ${methods.join(', ')}, not ${method}`);
+      throw invalidArgValue(key, value, `applies to ${methods.join(', ')}, not ${method}`);
     }
   }
   const o = given as CaptureOptions;
@@ -151,32 +107,19 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
     resolved.ringSize =
       method === 'fastnet-read'
         ? checkInteger('ringSize', o.ringSize, 1, 65536)
-        : checkInteger('ringSize', o.ringSize, method === 'af_xdp' ? 64 : 2, 65536, true);
+        : checkPowerOfTwo('ringSize', o.ringSize, method === 'af_xdp' ? 64 : 2, 65536);
   }
   if (o.frameSize !== undefined) {
-    resolved.frameSize = checkInteger('frameSize', o.frameSize, 2048, method === 'af_xdp' ? 4096 : 65536, true);
+    resolved.frameSize = checkPowerOfTwo('frameSize', o.frameSize, 2048, method === 'af_xdp' ? 4096 : 65536);
   }
   if (o.timeoutMs !== undefined) resolved.timeoutMs = checkInteger('timeoutMs', o.timeoutMs, 1, 60_000);
-  if (o.batch !== undefined) {
-    if (typeof o.batch !== 'boolean') {
-      throw argError('ERR_INVALID_ARG_TYPE', `The "batch" option must be of type boolean. Received type ${typeof o.batch}`);
-    }
-    resolved.batch = o.batch;
-  } else if (method === 'fastnet-ring') {
-    resolved.batch = true;
-  }
+  if (o.batch !== undefined) resolved.batch = checkBoolean('batch', o.batch);
+  else if (method === 'fastnet-ring') resolved.batch = true;
   if (o.filter !== undefined) {
-    if (typeof o.filter !== 'string') {
-      throw argError('ERR_INVALID_ARG_TYPE', `The "filter" option must be of type string. Received type ${typeof o.filter}`);
-    }
-    native.capture.checkFilter(o.filter, resolved.snapLength);
-    resolved.filter = o.filter;
+    const filter = checkString('filter', o.filter);
+    native.capture.checkFilter(filter, resolved.snapLength);
+    resolved.filter = filter;
   }
-  if (o.signal !== undefined) {
-    if (!(o.signal instanceof AbortSignal)) {
-      throw argError('ERR_INVALID_ARG_TYPE', 'The "signal" option must be an AbortSignal');
-    }
-    resolved.signal = o.signal;
-  }
+  if (o.signal !== undefined) resolved.signal = checkAbortSignal('signal', o.signal);
   return resolved;
 }

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { systemError } from '../errors';
+
 /** Counters of every CPU at one moment. */
 export interface SoakSample {
   atNs: bigint;
@@ -62,7 +64,7 @@ export class Soaker implements Disposable {
   /** Starts out/bin/soaker and waits until every CPU's counter moves. */
   static async start(binary: string, cpus: number, file = `/dev/shm/kmodlab-soaker-${process.pid}`): Promise<Soaker> {
     if (!fs.existsSync(binary)) {
-      throw Object.assign(new Error(`soaker not built: ${binary} (make helpers)`), { code: 'ENOENT', path: binary });
+      throw systemError('ENOENT', 'spawn', binary, 'the soaker is not built: make helpers');
     }
     const child = spawn(binary, [file], { stdio: ['ignore', 'ignore', 'inherit'] });
     const soaker = new Soaker(child, file, cpus);

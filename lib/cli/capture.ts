@@ -5,6 +5,7 @@
 // SIGINT/SIGTERM; prints what it wrote and what the method counted lost.
 import * as fs from 'node:fs';
 
+import { systemError } from '../errors';
 import { METHODS, openCapture, type CaptureMethod, type CaptureOptions } from '../capture';
 import { PcapWriter } from '../pcap-file';
 import { UsageError, integerOption, parseCommandLine } from './usage';
@@ -76,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
   const file = values.write;
   // Checked before the capture opens: an existing file is not touched.
   if (!values.force && fs.existsSync(file)) {
-    throw Object.assign(new Error(`EEXIST: file already exists, ${file} (use -f to overwrite it)`), { code: 'EEXIST' });
+    throw systemError('EEXIST', 'open', file, 'use -f to overwrite it');
   }
 
   const stop = new AbortController();

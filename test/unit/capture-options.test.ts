@@ -117,3 +117,24 @@ test('fastnet-ring waits for frames a batch at a time unless told batch: false',
   expect(checkOptions('fastnet-ring', { batch: false }).batch).toBe(false);
   expect(checkOptions('pcap', {}).batch).toBeUndefined();
 });
+
+test("the messages are Node's own wording, naming the argument and what it must be", () => {
+  expect(errorOf(() => openCapture('tcpdump' as CaptureMethod, 'lo')).message).toBe(
+    `The argument 'method' must be one of: ${METHODS.map((m) => `'${m}'`).join(', ')}. Received 'tcpdump'`,
+  );
+  expect(errorOf(() => openCapture('pcap', 'lo', { snapLength: '96' as never })).message).toBe(
+    `The "snapLength" argument must be of type number. Received type string ('96')`,
+  );
+  expect(errorOf(() => openCapture('af_xdp', 'lo', { ringSize: 1000 })).message).toBe(
+    'The value of "ringSize" is out of range. It must be a power of two >= 64 && <= 65536. Received 1000',
+  );
+  expect(errorOf(() => openCapture('socket', 'lo', { bufferSize: 100 })).message).toBe(
+    'The value of "bufferSize" is out of range. It must be an integer >= 4096 && <= 1073741824. Received 100',
+  );
+  expect(errorOf(() => openCapture('fastnet-ring', 'lo', { bufferSize: 1 << 20 })).message).toBe(
+    "The argument 'bufferSize' applies to socket, socket-mmsg, pcap, not fastnet-ring. Received 1048576",
+  );
+  expect(errorOf(() => openCapture('socket', 'lo', { signal: {} as never })).message).toBe(
+    'The "signal" argument must be an instance of AbortSignal. Received an instance of Object',
+  );
+});

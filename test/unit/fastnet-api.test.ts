@@ -138,6 +138,16 @@ describe('bindRequest', () => {
     expect(fastnet.bindRequest('eth0', 'zerocopy', { slots: 256, slotSize: 4096 }).readUInt32LE(uapi.BIND_SLOTS_OFFSET)).toBe(256);
     // Explicitly off is fine anywhere.
     expect(() => fastnet.bindRequest('eth0', 'drop', { passThrough: false })).not.toThrow();
+    // In Node's words, naming the argument.
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 1000 })).toThrow(
+      'The value of "slots" is out of range. It must be a power of two >= 2 && <= 65536. Received 1000',
+    );
+    expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 65536, slotSize: 4096 })).toThrow(
+      `The value of "slots * slotSize" is out of range. It must be <= ${uapi.RING_DATA_MAX}. Received 268435456`,
+    );
+    expect(() => fastnet.bindRequest('eth0', 'read', { slots: 64 })).toThrow(
+      "The argument 'slots' applies to mode ring or zerocopy, not read. Received 64",
+    );
   });
 });
 

@@ -31,27 +31,27 @@ describe('fastnet: calls in the wrong state', () => {
       ['wait()', () => session.wait(0)],
       ['ring', () => session.ring],
     ] as const) {
-      expect(fn).toThrow(state(new RegExp(`^${call.replace(/[()]/g, '\\$&')} needs a bound session: call bind\\(\\) first$`)));
+      expect(fn).toThrow(state(new RegExp(`^Invalid state: ${call.replace(/[()]/g, '\\$&')} needs a bound session: call bind\\(\\) first$`)));
     }
-    await expect(session.waitAsync(0)).rejects.toEqual(state(/^waitAsync\(\) needs a bound session: call bind\(\) first$/));
+    await expect(session.waitAsync(0)).rejects.toEqual(state(/^Invalid state: waitAsync\(\) needs a bound session: call bind\(\) first$/));
     const iterate = async () => {
       for await (const batch of session) void batch;
     };
-    await expect(iterate()).rejects.toEqual(state(/^batches\(\) \(for await\) needs a bound session: call bind\(\) first$/));
+    await expect(iterate()).rejects.toEqual(state(/^Invalid state: batches\(\) \(for await\) needs a bound session: call bind\(\) first$/));
     await expect(session.loop(() => undefined)).rejects.toEqual(state(/call bind\(\) first/));
   });
 
   test('the wrong mode for the call names both modes', async () => {
     using ringSession = fastnet.open().bind(DEV, 'ring', { slots: 64 });
-    expect(() => ringSession.read()).toThrow(state(/^read\(\) works in mode read; this session is bound in mode ring$/));
-    expect(() => ringSession.readBatch()).toThrow(state(/^readBatch\(\) works in mode read; this session is bound in mode ring$/));
+    expect(() => ringSession.read()).toThrow(state(/^Invalid state: read\(\) works in mode read; this session is bound in mode ring$/));
+    expect(() => ringSession.readBatch()).toThrow(state(/^Invalid state: readBatch\(\) works in mode read; this session is bound in mode ring$/));
     expect(ringSession.ring.slots).toBe(64);
     ringSession.close();
 
     using dropSession = fastnet.open().bind(DEV, 'drop');
-    expect(() => dropSession.ring).toThrow(state(/^ring works in mode ring or zerocopy; this session is bound in mode drop$/));
+    expect(() => dropSession.ring).toThrow(state(/^Invalid state: ring works in mode ring or zerocopy; this session is bound in mode drop$/));
     await expect(dropSession.loop(() => undefined)).rejects.toEqual(
-      state(/^batches\(\) \(for await\) works in mode read, ring or zerocopy; this session is bound in mode drop$/),
+      state(/^Invalid state: batches\(\) \(for await\) works in mode read, ring or zerocopy; this session is bound in mode drop$/),
     );
     expect(dropSession.stats().received).toBe(0);
   });
@@ -59,7 +59,7 @@ describe('fastnet: calls in the wrong state', () => {
   test('a closed session says so, for every call', () => {
     const session = fastnet.open().bind(DEV, 'read');
     session.close();
-    const closed = state(/^The fastnet session is closed: open a new one with fastnet\.open\(\)$/);
+    const closed = state(/^Invalid state: The fastnet session is closed: open a new one with fastnet\.open\(\)$/);
     for (const fn of [() => session.stats(), () => session.read(), () => session.bind(DEV, 'drop'), () => session.ring, () => session.fd]) {
       expect(fn).toThrow(closed);
     }
@@ -166,7 +166,7 @@ describe('kshram', () => {
     const slot = new KshramSlot(6);
     slot.close();
     for (const fn of [() => slot.size, () => slot.read(), () => slot.write('x'), () => slot.resize(1), () => slot.map()]) {
-      expect(fn).toThrow(state(/^kshram slot 6 is closed: open it again with kshram\.openSlot\(6\)$/));
+      expect(fn).toThrow(state(/^Invalid state: kshram slot 6 is closed: open it again with kshram\.openSlot\(6\)$/));
     }
   });
 });
