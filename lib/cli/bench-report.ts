@@ -1,6 +1,9 @@
 // What `kmodlab bench` shows and keeps: the per-point summaries (median and
 // spread over repeats), the table per source, the JSON with every raw sample,
-// and the gnuplot script for delivered against offered frames per second.
+// and the gnuplot script: delivered against offered frames per second, or a bar per method at one rate.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+
 import { median } from './bench-cpu';
 import { LOSS_FREE_PCT, type MethodName, type Rate, type SourceName } from './bench-options';
 
@@ -171,15 +174,37 @@ export function formatTable(summaries: Summary[], source: SourceName, reference:
   return [`source ${source}`, line(header), ...cells.map(line)].join('\n');
 }
 
-/** gnuplot's data: one block per method (blocks apart by two blank lines), x = offered rate's index. */
+/** What one plot shows: a source and frame size, the rates offered, the methods drawn. */
+export interface PlotSpec {
+  source: SourceName;
+  size: number;
+  rates: Rate[];
+  methods: MethodName[];
+}
+
+/** One offered rate: a bar per method; several: a line per method against the offered rate. */
+export const plotsBars = (rates: Rate[]) => rates.length === 1;
+
+/**
+ * gnuplot's data. Several rates: one block per method (blocks apart by two
+ * blank lines), x = offered rate's index, xtic = the rate. One rate: one
+ * block, a row per method, x = the method's index, xtic = its name.
+ * Columns: x, label, delivered pps median, min, max.
+ */
 export function plotData(summaries: Summary[], source: SourceName, size: number, rates: Rate[]): { data: string; methods: MethodName[] } {
   const rows = summaries.filter((s) => s.source === source && s.size === size);
   const methods = [...new Set(rows.map((s) => s.method))];
+  const line = (x: number, label: string, s: Summary) => `${x} "${label}" ${s.deliveredPps} ${s.deliveredPpsMin} ${s.deliveredPpsMax}`;
+  if (plotsBars(rates)) {
+    const drawn = methods.filter((method) => rows.some((r) => r.method === method && r.offered === rates[0]));
+    const lines = drawn.map((method, i) => line(i, method, rows.find((r) => r.method === method && r.offered === rates[0])!));
+    return { data: `${lines.join('\n')}\n`, methods: drawn };
+  }
   const blocks = methods.map((method) =>
     rates
       .map((rate, i) => {
         const s = rows.find((r) => r.method === method && r.offered === rate);
-        return s ? `${i} "${rateText(rate)}" ${s.deliveredPps} ${s.deliveredPpsMin} ${s.deliveredPpsMax}` : null;
+        return s ? line(i, rateText(rate), s) : null;
       })
       .filter((line): line is string => line !== null)
       .join('\n'),
@@ -187,23 +212,102 @@ export function plotData(summaries: Summary[], source: SourceName, size: number,
   return { data: `${blocks.join('\n\n\n')}\n`, methods };
 }
 
-/** A gnuplot script drawing the data file to `output` with `terminal`. */
-export function plotScript(dataFile: string, methods: MethodName[], title: string, terminal: string, output: string): string {
+/** The plot's title. */
+export function plotTitle(spec: PlotSpec): string {
+  return plotsBars(spec.rates)
+    ? `${spec.source}, ${spec.size}-byte frames: delivered per method`
+    : `${spec.source}, ${spec.size}-byte frames: delivered against offered`;
+}
+
+/** The bar chart's x label: what the one offered rate is, in the source's own terms. */
+function barsXlabel(source: SourceName, rate: Rate): string {
+  if (rate === 'max') return 'method (offered: max, as fast as pktgen goes)';
+  return `method (dashed: offered ${kpps(rate)} kpps${source === 'host' ? ', paced by the host' : ''})`;
+}
+
+/**
+ * A gnuplot script drawing the data file (plotData's) to `output` with
+ * `terminal`. Enhanced text is off: method names print as written (af_xdp
+ * is no subscript).
+ */
+export function plotScript(dataFile: string, spec: PlotSpec, terminal: string, output: string): string {
   const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
-  const plots = methods.map(
+  const head = [
+    `set terminal ${terminal}`,
+    'set termoption noenhanced',
+    `set output ${quote(output)}`,
+    `set title ${quote(plotTitle(spec))}`,
+    'set ylabel "delivered kpps (median, min-max)"',
+    'set grid ytics',
+    'set yrange [0:*]',
+  ];
+  if (plotsBars(spec.rates)) {
+    const rate = spec.rates[0];
+    const file = quote(dataFile);
+    const plots = [
+      // The offered rate as a dashed line behind the bars (pktgen's max has no number to draw).
+      ...(rate === 'max' ? [] : [`${rate / 1000} with lines dt 2 lw 2 lc rgb "gray30" notitle`]),
+      `${file} using 1:($3/1000):($1+1):xtic(2) with boxes lc variable notitle`,
+      // min-max as whiskers (yerrorbars leave a gap at the median).
+      `${file} using 1:($3/1000):($4/1000):($5/1000):($3/1000):(0.12) with candlesticks whiskerbars lc rgb "black" fill empty notitle`,
+      `${file} using 1:($5/1000):(sprintf("%.1f", $3/1000)) with labels offset 0,0.8 notitle`,
+    ];
+    return [
+      ...head,
+      `set xlabel ${quote(barsXlabel(spec.source, rate))}`,
+      'set style fill solid 0.7 border -1',
+      'set boxwidth 0.6',
+      `set xrange [-0.6:${spec.methods.length - 0.4}]`,
+      // Names slanted where they would run into each other side by side (about 80 characters across).
+      spec.methods.length * Math.max(...spec.methods.map((m) => m.length)) > 80 ? 'set xtics scale 0 rotate by 30 right' : 'set xtics scale 0',
+      'unset key',
+      'set offsets 0, 0, graph 0.08, 0',
+      `plot ${plots.join(', \\\n  ')}`,
+      '',
+    ].join('\n');
+  }
+  const plots = spec.methods.map(
     (method, i) => `${quote(dataFile)} index ${i} using 1:($3/1000):($4/1000):($5/1000):xtic(2) with yerrorlines title ${quote(method)}`,
   );
+  const xlabel = spec.source === 'host' ? 'offered kpps (paced by the host)' : 'offered kpps (max: as fast as pktgen goes)';
   return [
-    `set terminal ${terminal}`,
-    `set output ${quote(output)}`,
-    `set title ${quote(title)}`,
-    'set xlabel "offered kpps (max: as fast as the source goes)"',
-    'set ylabel "delivered kpps (median, min-max)"',
+    ...head,
+    `set xlabel ${quote(xlabel)}`,
+    'set grid xtics',
     'set key outside right',
-    'set grid',
-    'set yrange [0:*]',
     'set offsets 0.3, 0.3, 0, 0',
     `plot ${plots.join(', \\\n  ')}`,
     '',
   ].join('\n');
+}
+
+/**
+ * Draws every size's plot of one source to `${base}-${source}-${size}B`: the
+ * data, SVG and PNG (a script gnuplot refused is kept beside, .gp). Returns
+ * the pictures written.
+ */
+export function drawPlots(summaries: Summary[], source: SourceName, sizes: number[], rates: Rate[], base: string): string[] {
+  const written: string[] = [];
+  for (const size of sizes) {
+    const { data, methods } = plotData(summaries, source, size, rates);
+    if (methods.length === 0) continue;
+    const stem = `${base}-${source}-${size}B`;
+    fs.writeFileSync(`${stem}.dat`, data);
+    const outputs: [string, string][] = [
+      ['svg size 900,540 dynamic', `${stem}.svg`],
+      ['pngcairo size 900,540', `${stem}.png`],
+    ];
+    for (const [terminal, output] of outputs) {
+      const script = plotScript(`${stem}.dat`, { source, size, rates, methods }, terminal, output);
+      fs.writeFileSync(`${output}.gp`, script);
+      try {
+        execFileSync('gnuplot', [`${output}.gp`], { stdio: ['ignore', 'ignore', 'pipe'] });
+        fs.rmSync(`${output}.gp`);
+        written.push(output);
+      } catch (error) {
+        console.error(`[bench] gnuplot could not draw ${output} (${(error as Error).message.split('\n')[0]}); script kept: ${output}.gp`);
+      }
+    }
+  }
+  return written;
 }

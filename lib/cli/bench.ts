@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Soaker, soakerBinary } from './bench-cpu';
 import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
 import { type BenchOptions, HELP, type MethodName, UsageError, parseBenchOptions } from './bench-options';
-import { type Sample, type Summary, formatLossFree, formatTable, plotData, plotScript, summarize } from './bench-report';
+import { type Sample, drawPlots, formatLossFree, formatTable, summarize } from './bench-report';
 import { DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
 import { HostTraffic } from '../host-traffic';
 import { VethPair, pktgenReset } from '../traffic';
@@ -44,34 +44,6 @@ function progressLine(done: number, total: number, startedMs: number, s: Sample)
     (s.hostDropped === null ? '' : ` (own ${s.captureDropped ?? 0}, NIC ${s.nicMissed ?? 0}, host ${s.hostDropped} of ${s.sent})`) +
     (s.cpuPerFrameNs === null ? '' : `, ${s.cpuPerFrameNs.toFixed(0)} ns CPU/frame`)
   );
-}
-
-/** Draws every (source, size) plot; SVG always, PNG too. Returns the files written. */
-function plot(summaries: Summary[], options: BenchOptions, outDir: string, stamp: string): string[] {
-  const written: string[] = [];
-  for (const size of options.sizes) {
-    const { data, methods } = plotData(summaries, options.source, size, options.rates);
-    if (methods.length === 0) continue;
-    const base = path.join(outDir, `bench-${stamp}-${options.source}-${size}B`);
-    fs.writeFileSync(`${base}.dat`, data);
-    const title = `${options.source}, ${size}-byte frames: delivered against offered`;
-    const outputs: [string, string][] = [
-      ['svg size 900,540 dynamic', `${base}.svg`],
-      ['pngcairo size 900,540', `${base}.png`],
-    ];
-    for (const [terminal, output] of outputs) {
-      const script = plotScript(`${base}.dat`, methods, title, terminal, output);
-      fs.writeFileSync(`${output}.gp`, script);
-      try {
-        execFileSync('gnuplot', [`${output}.gp`], { stdio: ['ignore', 'ignore', 'pipe'] });
-        fs.rmSync(`${output}.gp`);
-        written.push(output);
-      } catch (error) {
-        console.error(`[bench] gnuplot could not draw ${output} (${(error as Error).message.split('\n')[0]}); script kept: ${output}.gp`);
-      }
-    }
-  }
-  return written;
 }
 
 /** perf record of one run of `method` at the first point: where the guest's cycles go. */
@@ -212,7 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   fs.writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   fs.writeFileSync(path.join(outDir, `bench-${stamp}.txt`), `${table}\n`);
-  const plots = plot(summaries, options, outDir, stamp);
+  const plots = drawPlots(summaries, options.source, options.sizes, options.rates, path.join(outDir, `bench-${stamp}`));
   let profileFile: string | null = null;
   if (options.profile) {
     console.log(`[bench] profiling ${options.profile} (perf record -a)`);

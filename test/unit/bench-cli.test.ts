@@ -2,6 +2,7 @@
 // real command), the soaker's calibration arithmetic and the real soaker
 // helper, the sweep's schedule, and the shape of the summaries, table and plot.
 import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -17,7 +18,17 @@ import {
 } from '../../lib/cli/bench-cpu';
 import { NOT_WITH_SOURCE, available, defaultMethods, parseTcpdumpReport, referenceMethod } from '../../lib/cli/bench-methods';
 import { DEFAULTS, FULL_SWEEP, HOST_DEFAULTS, HOST_FULL_SWEEP, type MethodName, UsageError, parseBenchOptions } from '../../lib/cli/bench-options';
-import { type Sample, formatLossFree, formatTable, lossFreeRates, lostOther, plotData, plotScript, summarize } from '../../lib/cli/bench-report';
+import {
+  type Sample,
+  drawPlots,
+  formatLossFree,
+  formatTable,
+  lossFreeRates,
+  lostOther,
+  plotData,
+  plotScript,
+  summarize,
+} from '../../lib/cli/bench-report';
 import { rotate, schedule } from '../../lib/cli/bench-run';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -329,9 +340,83 @@ describe('report', () => {
     expect(methods).toEqual(['pcap', 'fastnet-ring']);
     const blocks = data.trimEnd().split('\n\n\n');
     expect(blocks).toEqual(['0 "20.0" 20000 20000 20000\n1 "max" 40000 25000 50000', '1 "max" 90000 75000 100000']);
-    const script = plotScript('/o/x.dat', methods, 'title', 'svg', '/o/x.svg');
+    const script = plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: [20_000, 'max'], methods }, 'svg', '/o/x.svg');
     expect(script).toContain('set output "/o/x.svg"');
+    expect(script).toContain('set title "pktgen, 64-byte frames: delivered against offered"');
     expect(script).toContain('"/o/x.dat" index 1 using 1:($3/1000):($4/1000):($5/1000):xtic(2) with yerrorlines title "fastnet-ring"');
+    expect(script).not.toMatch(/with boxes/);
+  });
+
+  // The names gnuplot's enhanced text would mangle: _ makes a subscript, - may be taken apart too.
+  const odd: MethodName[] = ['af_xdp', 'fastnet-ring', 'socket-mmsg', 'fastnet-zc'];
+  const oddSamples = (offered: number | 'max', source: 'pktgen' | 'host' = 'pktgen') =>
+    odd.map((method, i) => sample(method, 1, 10_000 * (i + 1), { offered, source, nicMissed: source === 'host' ? 0 : null, hostDropped: source === 'host' ? 0 : null }));
+
+  test('plot script: enhanced text off (set termoption noenhanced, right after the terminal), names quoted as written', () => {
+    for (const rates of [[20_000, 'max'], ['max']] as const) {
+      const summaries = summarize(rates.flatMap((rate) => oddSamples(rate)), null);
+      const { methods } = plotData(summaries, 'pktgen', 64, [...rates]);
+      expect(methods).toEqual(odd);
+      const lines = plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: [...rates], methods }, 'pngcairo size 900,540', '/o/x.png').split('\n');
+      expect(lines.slice(0, 2)).toEqual(['set terminal pngcairo size 900,540', 'set termoption noenhanced']);
+      expect(lines.filter((line) => /enhanced/.test(line) && !/noenhanced/.test(line))).toEqual([]);
+      if (rates.length > 1) for (const method of odd) expect(lines.join('\n')).toContain(`title "${method}"`);
+    }
+  });
+
+  test('plot with one offered rate: a bar per method (boxes, x = the method, xtic = its name), min-max whiskers, the offered rate dashed', () => {
+    const summaries = summarize(oddSamples(20_000), null);
+    const { data, methods } = plotData(summaries, 'pktgen', 64, [20_000]);
+    expect(data).toBe('0 "af_xdp" 10000 10000 10000\n1 "fastnet-ring" 20000 20000 20000\n2 "socket-mmsg" 30000 30000 30000\n3 "fastnet-zc" 40000 40000 40000\n');
+    const script = plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: [20_000], methods }, 'svg', '/o/x.svg');
+    expect(script).toContain('set title "pktgen, 64-byte frames: delivered per method"');
+    expect(script).toContain('"/o/x.dat" using 1:($3/1000):($1+1):xtic(2) with boxes lc variable notitle');
+    expect(script).toContain('with candlesticks whiskerbars');
+    expect(script).toContain('set xrange [-0.6:3.6]');
+    expect(script).toContain('set xlabel "method (dashed: offered 20.0 kpps)"');
+    expect(script).toMatch(/^plot 20 with lines dt 2 /m);
+    expect(script).not.toMatch(/yerrorlines|index \d/);
+    // pktgen's max: no dashed line, the xlabel says what max is.
+    const max = plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: ['max'], methods }, 'svg', '/o/x.svg');
+    expect(max).toContain('with boxes');
+    expect(max).toContain('set xlabel "method (offered: max, as fast as pktgen goes)"');
+    expect(max).not.toMatch(/with lines/);
+    // Many long names side by side: slanted.
+    expect(max).toContain("set xtics scale 0\n");
+    const many: MethodName[] = ['socket', 'socket-mmsg', 'pcap', 'af_xdp', 'fastnet-drop', 'fastnet-read', 'fastnet-ring', 'fastnet-ring-unbatched'];
+    expect(plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: ['max'], methods: many }, 'svg', '/o/x.svg')).toContain('set xtics scale 0 rotate by 30 right');
+  });
+
+  test("host source: the x label is the host's paced rate, never pktgen's max", () => {
+    const methods: MethodName[] = ['pcap', 'fastnet-zc'];
+    const lines = plotScript('/o/x.dat', { source: 'host', size: 64, rates: [10_000, 30_000], methods }, 'svg', '/o/x.svg');
+    expect(lines).toContain('set xlabel "offered kpps (paced by the host)"');
+    const bars = plotScript('/o/x.dat', { source: 'host', size: 512, rates: [30_000], methods }, 'svg', '/o/x.svg');
+    expect(bars).toContain('set xlabel "method (dashed: offered 30.0 kpps, paced by the host)"');
+    expect(bars).toMatch(/^plot 30 with lines dt 2 /m);
+    for (const script of [lines, bars]) {
+      expect(script.split('\n').find((line) => line.startsWith('set xlabel'))).not.toMatch(/max/);
+    }
+    expect(plotScript('/o/x.dat', { source: 'pktgen', size: 64, rates: [20_000, 'max'], methods }, 'svg', '/o/x.svg')).toContain(
+      'set xlabel "offered kpps (max: as fast as pktgen goes)"',
+    );
+  });
+
+  test('drawPlots: gnuplot draws SVG and PNG, and the SVG has the names as written', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmodlab-plot-'));
+    try {
+      for (const rates of [[20_000, 'max'], ['max']] as const) {
+        const base = path.join(dir, `bench-${rates.length}`);
+        const summaries = summarize(rates.flatMap((rate) => oddSamples(rate)), null);
+        expect(drawPlots(summaries, 'pktgen', [64, 512], [...rates], base)).toEqual([`${base}-pktgen-64B.svg`, `${base}-pktgen-64B.png`]);
+        const svg = fs.readFileSync(`${base}-pktgen-64B.svg`, 'utf8');
+        for (const method of odd) expect(svg).toContain(`>${method}<`);
+        expect(fs.readFileSync(`${base}-pktgen-64B.png`).subarray(1, 4).toString()).toBe('PNG');
+        expect(fs.existsSync(`${base}-pktgen-64B.svg.gp`)).toBe(false);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('host source: the loss split into its parts, the loss-free rate per method, ratios to pcap and the ceiling', () => {
