@@ -1,4 +1,5 @@
-// The public API: one namespace per kernel module, plus the shared pieces.
+// The public API: one namespace per kernel module, plus the shared pieces. The raw addon
+// (ioctl, mmap, the capture loops) is `kmodlab/native`: internal, its calls may change.
 export * as kshram from './kshram';
 export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
@@ -9,4 +10,3 @@ export { PcapWriter, readPcapFile } from './pcap-file';
 export * as kmod from './kmod';
 export * as traffic from './traffic';
 export { Mapping } from './mapping';
-export { native } from './native';
