@@ -65,6 +65,22 @@ run_vm_suite() {
 		--runInBand --json --outputFile="out/test/$result.json" "${files[@]}"
 }
 
+# boot_report_only LOG RESULT: true when the boot's tests all passed and the guest log's only
+# reports come from the kernel's own boot, before the guest loaded any module of the project.
+# The q35 debug boot intermittently shows one (a KASAN wild-memory-access in handle_edge_irq
+# during start_kernel's identify_cpu, seen 1 boot in 4: kernel or emulator, not understood yet);
+# such a boot is run once more, and that run's log must be clean like any other.
+boot_report_only() {
+	local log=$1 result=$2 boundary
+	boundary=$(grep -anm1 -e 'loading out-of-tree module' -e 'vm: ready' "$log" | cut -d: -f1)
+	[ -n "$boundary" ] || return 1
+	node -e 'const r = require(process.argv[1]); process.exit(r.numFailedTests === 0 && r.numPassedTests > 0 ? 0 : 1)' \
+		"$PWD/out/test/$result.json" 2>/dev/null || return 1
+	bash qemu/check-guest-log.sh "$log" >/dev/null && return 1
+	tail -n +"$boundary" "$log" >"$log.after-boot"
+	bash qemu/check-guest-log.sh "$log.after-boot" >/dev/null
+}
+
 statuses=()
 for part in "${parts[@]}"; do
 	if [ "$part" = unit ]; then
@@ -81,12 +97,18 @@ for part in "${parts[@]}"; do
 		if [ "$part" = vm ]; then
 			echo "[test] in-VM tests ($boot), Debian kernel"
 			run_vm_suite "$result" "$boot" debian --no-build
+			status=$?
 		else
 			echo "[test] in-VM tests ($boot), debug kernel (lockdep, KASAN, kmemleak)"
 			# Builds the debug kernel on a machine's first run (tens of minutes, once).
 			run_vm_suite "$result" "$boot" debug --kernel debug --timeout 3000
+			status=$?
+			if [ $status -ne 0 ] && boot_report_only out/vm/guest.log "$result"; then
+				echo "[test] $result: the only kernel report came during boot, before the project's modules: booting once more"
+				run_vm_suite "$result" "$boot" debug --kernel debug --timeout 3000
+				status=$?
+			fi
 		fi
-		status=$?
 		seconds=$(($(date +%s) - start))
 		echo "[test] $result: exit status $status, $seconds s"
 		statuses+=("$result:$status:$seconds")
