@@ -265,7 +265,9 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     clearInterval(timer);
     expect(idle).toEqual({ frames: 0, ipv4: 0, bytes: 0 });
     expect(performance.now() - start).toBeGreaterThanOrEqual(390);
-    expect(ticks).toBeGreaterThanOrEqual(5);
+    // A wait that blocked the event loop would let no tick run before it returned; how many run
+    // depends on the machine's load (4 of 20 seen on the debug kernel beside another job).
+    expect(ticks).toBeGreaterThanOrEqual(1);
 
     const sent = await send(method, 500, 64);
     let frames = 0;
