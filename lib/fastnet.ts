@@ -6,6 +6,7 @@
 // close(), or `using`, puts the device back to normal.
 import * as fs from 'node:fs';
 
+import { Wakers, batchesOf, loopOver } from './batch-iterator';
 import {
   checkBoolean,
   checkDeviceName,
@@ -331,7 +332,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   #device: string | undefined;
   #ring: Ring | undefined;
   /** The wakers of pending waits and iterations, woken by close(). */
-  readonly #wakers = new Set<number>();
+  readonly #wakers = new Wakers();
 
   constructor(options: OpenOptions = {}) {
     this.blocking = options.blocking ?? false;
@@ -507,11 +508,11 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   /** Waits on the event loop (no thread-pool thread) up to `timeoutMs` milliseconds (default -1: no limit): revents, or 0 on timeout or close(). */
   async waitAsync(timeoutMs = -1): Promise<number> {
     this.#requireMode('waitAsync()');
-    const waker = this.#addWaker();
+    const waker = this.#wakers.add();
     try {
       return await uapi.pollAsync(this.fd, waker, timeoutMs, this.path);
     } finally {
-      this.#removeWaker(waker);
+      this.#wakers.remove(waker);
     }
   }
 
@@ -525,29 +526,18 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     const maxBatch = checkInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH, 1, LIMITS.ringSlotsMax);
     const snapLength = checkInteger('snapLength', options.snapLength ?? DEFAULT_SNAP_LENGTH, 1, 1 << 20);
     this.#requireMode('batches() (for await)', 'read', 'ring', 'zerocopy');
-    const { signal } = options;
-    const waker = this.#addWaker();
-    const onAbort = () => uapi.wake(waker);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      let hungUp = false;
-      while (!this.closed && !signal?.aborted) {
-        const batch =
-          this.#ring
-            ? this.ring.drain(maxBatch)
-            : new PacketBatch(uapi.readBatch(this.fd, maxBatch, snapLength, false, this.path));
-        if (batch.count > 0) {
-          yield batch;
-          continue;
-        }
-        if (hungUp) throw this.pollError();
-        const revents = await uapi.pollAsync(this.fd, waker, -1, this.path);
-        hungUp = (revents & (uapi.POLLERR | uapi.POLLHUP)) !== 0;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.#removeWaker(waker);
-    }
+    yield* batchesOf(
+      {
+        take: () =>
+          this.#ring ? this.#ring.drain(maxBatch) : new PacketBatch(uapi.readBatch(this.fd, maxBatch, snapLength, false, this.path)),
+        fd: () => this.fd,
+        path: this.path,
+        wakers: this.#wakers,
+        closed: () => this.closed,
+        gone: () => this.pollError(),
+      },
+      options.signal,
+    );
   }
 
   [Symbol.asyncIterator](): AsyncIterator<PacketBatch> {
@@ -559,19 +549,14 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
    * pcap_loop; resolves with the frames seen when the session closes or the
    * signal aborts, and rejects with the callback's error or ENODEV.
    */
-  async loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
-    let packets = 0;
-    for await (const batch of this.batches(options)) {
-      packets += batch.count;
-      await callback(batch);
-    }
-    return packets;
+  loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
+    return loopOver(this.batches(options), callback);
   }
 
   /** Unmaps the ring and closes the session: the device is back to normal. */
   close(): void {
     if (this.#fd < 0) return;
-    for (const waker of this.#wakers) uapi.wake(waker);
+    this.#wakers.wakeAll();
     this.#ring?.close();
     fs.closeSync(this.#fd);
     this.#fd = -1;
@@ -579,17 +564,6 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
 
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #addWaker(): number {
-    const waker = uapi.createWaker();
-    this.#wakers.add(waker);
-    return waker;
-  }
-
-  #removeWaker(waker: number): void {
-    this.#wakers.delete(waker);
-    uapi.closeWaker(waker);
   }
 
   /**

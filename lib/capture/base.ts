@@ -1,15 +1,15 @@
 // What every capture method shares: the async iterator and loop() over
-// batches and countBatchAsync() (waiting on the event loop, no thread-pool
-// thread), AbortSignal, close() and `using`. A method supplies four
+// batches (lib/batch-iterator.ts, as fastnet sessions have them) and
+// countBatchAsync() (waiting on the event loop, no thread-pool thread),
+// AbortSignal, close() and `using`. A method supplies four
 // things: a descriptor to wait on, a no-copy count of what is ready, a copy
 // of what is ready, and its counters; and calls opened() once it holds them.
 
+import { Wakers, batchesOf, loopOver, pollFailed } from '../batch-iterator';
 import { abortError, checkInteger, invalidState, systemError } from '../errors';
 import { PacketBatch } from '../fastnet';
 import { native } from '../native';
 import type { CaptureMethod, ResolvedOptions } from './options';
-
-const wait = native.fastnet;
 
 /** No-copy counts of one batch: frames, IPv4 frames (bytes 12-13), bytes on the wire. */
 export interface BatchCounts {
@@ -83,7 +83,7 @@ export abstract class CaptureBase implements Capture {
   readonly device: string;
   abstract readonly capabilities: Capabilities;
   protected readonly options: ResolvedOptions;
-  readonly #wakers = new Set<number>();
+  readonly #wakers = new Wakers();
   #closed = false;
   readonly #onAbort = (): void => this.close();
 
@@ -139,25 +139,20 @@ export abstract class CaptureBase implements Capture {
     if (counts.frames > 0 || timeoutMs === 0 || signal?.aborted) return counts;
     const deadline = timeoutMs < 0 ? Infinity : performance.now() + timeoutMs;
     const slice = this.pollSliceMs();
-    const waker = wait.createWaker();
-    this.#wakers.add(waker);
-    const onAbort = () => wait.wake(waker);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const waker = this.#wakers.add(signal);
     try {
       for (;;) {
         const left = deadline - performance.now();
         if (left <= 0) return counts;
         const ms = left === Infinity ? slice : Math.ceil(slice < 0 ? left : Math.min(left, slice));
-        const revents = await wait.pollAsync(this.readyFd(), waker, ms, this.device);
+        const revents = await native.fastnet.pollAsync(this.readyFd(), waker, ms, this.device);
         if (this.#closed || signal?.aborted) return counts;
         counts = this.countReady(0);
         if (counts.frames > 0) return counts;
-        if ((revents & (wait.POLLERR | wait.POLLHUP | wait.POLLNVAL)) !== 0) throw this.goneError();
+        if (pollFailed(revents)) throw this.goneError();
       }
     } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.#wakers.delete(waker);
-      wait.closeWaker(waker);
+      this.#wakers.remove(waker);
     }
   }
 
@@ -166,42 +161,25 @@ export abstract class CaptureBase implements Capture {
     if (!this.capabilities.frames) {
       throw invalidState(`${this.method} hands no frames to user space: use countBatch()`);
     }
-    const { signal } = options;
-    const waker = wait.createWaker();
-    this.#wakers.add(waker);
-    const onAbort = () => wait.wake(waker);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      let errorSeen = false;
-      while (!this.#closed && !signal?.aborted) {
-        const batch = this.copyReady();
-        if (batch.count > 0) {
-          errorSeen = false;
-          yield batch;
-          continue;
-        }
-        if (errorSeen) throw this.goneError();
-        const revents = await wait.pollAsync(this.readyFd(), waker, -1, this.device);
-        errorSeen = (revents & (wait.POLLERR | wait.POLLHUP | wait.POLLNVAL)) !== 0;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.#wakers.delete(waker);
-      wait.closeWaker(waker);
-    }
+    yield* batchesOf(
+      {
+        take: () => this.copyReady(),
+        fd: () => this.readyFd(),
+        path: this.device,
+        wakers: this.#wakers,
+        closed: () => this.#closed,
+        gone: () => this.goneError(),
+      },
+      options.signal,
+    );
   }
 
   [Symbol.asyncIterator](): AsyncIterator<PacketBatch> {
     return this.batches();
   }
 
-  async loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
-    let frames = 0;
-    for await (const batch of this.batches(options)) {
-      frames += batch.count;
-      await callback(batch);
-    }
-    return frames;
+  loop(callback: (batch: PacketBatch) => unknown, options: BatchOptions = {}): Promise<number> {
+    return loopOver(this.batches(options), callback);
   }
 
   stats(): CaptureStats {
@@ -213,7 +191,7 @@ export abstract class CaptureBase implements Capture {
     if (this.#closed) return;
     this.#closed = true;
     this.options.signal?.removeEventListener('abort', this.#onAbort);
-    for (const waker of this.#wakers) wait.wake(waker);
+    this.#wakers.wakeAll();
     this.release();
   }
 

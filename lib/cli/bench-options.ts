@@ -1,9 +1,10 @@
-// `kmodlab bench`'s command line: parsed with node:util's parseArgs in
-// strict mode, every value checked here, so that a bad option is one clear
-// message (and exit code 2) before anything is set up in the guest.
-import { parseArgs } from 'node:util';
-
+// `kmodlab bench`'s command line: its definition for lib/cli/args.ts (which
+// parses it, refuses unknown options and prints --help), and the bench's own
+// domain: methods, sources, rates and sizes written as 50k or 4M, the presets
+// of --full and --source host. Every value is checked here, so that a bad
+// option is one message (and exit status 2) before anything is set up in the guest.
 import { METHODS } from '../capture/options';
+import { type CommandSpec, type Values, UsageError, badValue, choiceValue, parseCommandLine } from './args';
 
 /**
  * Every method the benchmark knows: the library's capture methods, then its
@@ -38,12 +39,6 @@ export interface BenchOptions {
   full: boolean;
 }
 
-/** A bad command line: printed with a pointer to --help, exit code 2. */
-export class UsageError extends Error {
-  readonly code = 'ERR_USAGE';
-  readonly exitCode = 2;
-}
-
 /** The short default `npm start` runs: a few minutes under TCG. */
 export const DEFAULTS = {
   rates: 'max',
@@ -75,67 +70,95 @@ export const FRAME_SIZE_MIN = 60;
 /** A 1500-byte MTU plus the Ethernet header. */
 export const FRAME_SIZE_MAX = 1514;
 
-export const HELP = `usage: kmodlab bench [options]
-Compares the ways of receiving raw frames in user space on the same traffic,
+export const BENCH_SPEC = {
+  name: 'kmodlab bench',
+  synopsis: '[options]',
+  description: `Compares the ways of receiving raw frames in user space on the same traffic,
 inside the VM (npm start runs it there): per method, offered and delivered
 frames per second, loss, guest CPU per frame and the ratio to pcap. Writes a
-table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.
-
-  -m, --methods LIST     methods, comma-separated (default: every capture method;
-                         tcpdump, stack and fastnet-ring-unbatched (readable at every
-                         frame), the references, by name; zc-ceiling, zero-copy counting
-                         without touching the data, runs with host):
-                         ${METHOD_NAMES.join(', ')}
-  -s, --source NAME      pktgen (in the guest; default) or host (paced frames from the host's
-                         framegen into the e1000: the VM booted with --traffic; npm start does it)
-  -r, --rates LIST       offered frames/s, comma-separated: numbers, 50k, 1.5M, or max (default ${DEFAULTS.rates};
-                         host: numbers only, default ${HOST_DEFAULTS.rates})
-  -z, --sizes LIST       frame sizes in bytes, ${FRAME_SIZE_MIN}-${FRAME_SIZE_MAX} (default ${DEFAULTS.sizes})
-  -d, --duration SEC     seconds per point (default ${DEFAULTS.duration}; host ${HOST_DEFAULTS.duration})
-  -n, --repeats N        runs of each point, methods interleaved (default ${DEFAULTS.repeats}; host ${HOST_DEFAULTS.repeats})
-      --slots N          fastnet ring slots, a power of two (default ${DEFAULTS.slots})
-      --slot-size BYTES  fastnet ring slot size, a power of two >= 2048 (default ${DEFAULTS.slotSize})
-      --queue-length N   fastnet read queue length (default ${DEFAULTS.queueLength})
-      --buffer-size SIZE socket/pcap/af_xdp buffer, bytes (4M, 512k...; default ${DEFAULTS.bufferSize})
-      --max-batch N      frames taken per batch, at most (default ${DEFAULTS.maxBatch})
-  -o, --out DIR          output folder (default ${DEFAULTS.out})
-      --full             the full sweep: rates ${FULL_SWEEP.rates}, sizes ${FULL_SWEEP.sizes},
-                         ${FULL_SWEEP.duration} s, ${FULL_SWEEP.repeats} repeats (host: rates ${HOST_FULL_SWEEP.rates});
-                         explicit options still win
-      --profile METHOD   after the sweep, perf record one run of METHOD at the first rate and size
-      --no-soaker        no CPU soaker: CPU per frame from /proc/stat only
-  -h, --help             this text
-`;
-
-function fail(message: string): never {
-  throw new UsageError(message);
-}
+table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.`,
+  options: {
+    methods: {
+      type: 'string',
+      short: 'm',
+      value: 'LIST',
+      help: `methods, comma-separated (default: every capture method;
+tcpdump, stack and fastnet-ring-unbatched (readable at every
+frame), the references, by name; zc-ceiling, zero-copy counting
+without touching the data, runs with host):
+${METHOD_NAMES.join(', ')}`,
+    },
+    source: {
+      type: 'string',
+      short: 's',
+      value: 'NAME',
+      choices: SOURCE_NAMES,
+      default: 'pktgen',
+      help: `pktgen (in the guest) or host (paced frames from the host's framegen
+into the e1000: the VM booted with --traffic; npm start does it)`,
+    },
+    rates: {
+      type: 'string',
+      short: 'r',
+      value: 'LIST',
+      help: `offered frames/s, comma-separated: numbers, 50k, 1.5M, or max (default ${DEFAULTS.rates};
+host: numbers only, default ${HOST_DEFAULTS.rates})`,
+    },
+    sizes: { type: 'string', short: 'z', value: 'LIST', help: `frame sizes in bytes, ${FRAME_SIZE_MIN}-${FRAME_SIZE_MAX} (default ${DEFAULTS.sizes})` },
+    duration: { type: 'string', short: 'd', value: 'SEC', help: `seconds per point (default ${DEFAULTS.duration}; host ${HOST_DEFAULTS.duration})` },
+    repeats: {
+      type: 'string',
+      short: 'n',
+      value: 'N',
+      help: `runs of each point, methods interleaved (default ${DEFAULTS.repeats}; host ${HOST_DEFAULTS.repeats})`,
+    },
+    slots: { type: 'string', value: 'N', help: `fastnet ring slots, a power of two (default ${DEFAULTS.slots})` },
+    'slot-size': { type: 'string', value: 'BYTES', help: `fastnet ring slot size, a power of two >= 2048 (default ${DEFAULTS.slotSize})` },
+    'queue-length': { type: 'string', value: 'N', help: `fastnet read queue length (default ${DEFAULTS.queueLength})` },
+    'buffer-size': { type: 'string', value: 'SIZE', help: `socket/pcap/af_xdp buffer, bytes (4M, 512k...; default ${DEFAULTS.bufferSize})` },
+    'max-batch': { type: 'string', value: 'N', help: `frames taken per batch, at most (default ${DEFAULTS.maxBatch})` },
+    out: { type: 'string', short: 'o', value: 'DIR', default: DEFAULTS.out, help: 'output folder' },
+    full: {
+      type: 'boolean',
+      help: `the full sweep: rates ${FULL_SWEEP.rates}, sizes ${FULL_SWEEP.sizes},
+${FULL_SWEEP.duration} s, ${FULL_SWEEP.repeats} repeats (host: rates ${HOST_FULL_SWEEP.rates});
+explicit options still win`,
+    },
+    profile: {
+      type: 'string',
+      value: 'METHOD',
+      choices: METHOD_NAMES,
+      help: 'after the sweep, perf record one run of METHOD at the first rate and size',
+    },
+    'no-soaker': { type: 'boolean', help: 'no CPU soaker: CPU per frame from /proc/stat only' },
+  },
+} satisfies CommandSpec;
 
 /** "4M", "512k", "1.5M", "2048" -> a number (k = 1000 for rates, 1024 for sizes). */
 export function parseQuantity(text: string, name: string, unit: 1000 | 1024): number {
   const match = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
-  if (!match) fail(`--${name}: '${text}' is not a number (digits, optionally with k or M)`);
+  if (!match) throw badValue(`--${name}`, 'a number (digits, optionally with k or M)', text);
   const scale = match[2] === '' ? 1 : match[2].toLowerCase() === 'k' ? unit : unit * unit;
   const value = Number(match[1]) * scale;
-  if (!Number.isSafeInteger(value)) fail(`--${name}: '${text}' is not a whole number`);
+  if (!Number.isSafeInteger(value)) throw badValue(`--${name}`, 'a whole number', text);
   return value;
 }
 
 function integer(text: string, name: string, min: number, max: number, unit: 1000 | 1024 = 1024): number {
   const value = parseQuantity(text, name, unit);
-  if (value < min || value > max) fail(`--${name}: ${value} is out of range (${min} to ${max})`);
+  if (value < min || value > max) throw badValue(`--${name}`, `an integer from ${min} to ${max}`, text);
   return value;
 }
 
 function powerOfTwo(text: string, name: string, min: number, max: number): number {
   const value = integer(text, name, min, max);
-  if ((value & (value - 1)) !== 0) fail(`--${name}: ${value} is not a power of two`);
+  if ((value & (value - 1)) !== 0) throw badValue(`--${name}`, `a power of two from ${min} to ${max}`, text);
   return value;
 }
 
 function list(text: string, name: string): string[] {
   const items = text.split(',').map((item) => item.trim());
-  if (items.some((item) => item === '')) fail(`--${name}: empty item in '${text}'`);
+  if (items.some((item) => item === '')) throw badValue(`--${name}`, 'a comma-separated list without empty items', text);
   return items;
 }
 
@@ -144,55 +167,14 @@ export function parseRates(text: string): Rate[] {
 }
 
 export function parseMethods(text: string): MethodName[] {
-  const methods = list(text, 'methods');
-  for (const method of methods) {
-    if (!(METHOD_NAMES as readonly string[]).includes(method)) {
-      fail(`--methods: unknown method '${method}' (known: ${METHOD_NAMES.join(', ')})`);
-    }
-  }
-  if (new Set(methods).size !== methods.length) fail(`--methods: a method is named twice in '${text}'`);
-  return methods as MethodName[];
+  const methods = list(text, 'methods').map((method) => choiceValue('--methods', method, METHOD_NAMES));
+  if (new Set(methods).size !== methods.length) throw badValue('--methods', 'distinct methods', text);
+  return methods;
 }
 
-/** Parses `kmodlab bench` arguments; throws UsageError on anything wrong. */
-export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        methods: { type: 'string', short: 'm' },
-        source: { type: 'string', short: 's' },
-        rates: { type: 'string', short: 'r' },
-        sizes: { type: 'string', short: 'z' },
-        duration: { type: 'string', short: 'd' },
-        repeats: { type: 'string', short: 'n' },
-        slots: { type: 'string' },
-        'slot-size': { type: 'string' },
-        'queue-length': { type: 'string' },
-        'buffer-size': { type: 'string' },
-        'max-batch': { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        full: { type: 'boolean' },
-        profile: { type: 'string' },
-        'no-soaker': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    // parseArgs' own messages name the option; only the class changes.
-    fail((error as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) return 'help';
-
-  const full = v.full ?? false;
-  const source = v.source ?? 'pktgen';
-  if (!(SOURCE_NAMES as readonly string[]).includes(source)) {
-    fail(`--source: unknown source '${source}' (known: ${SOURCE_NAMES.join(', ')})`);
-  }
+/** The bench's options from its parsed command line: presets filled in, every value checked (UsageError). */
+export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
+  const { full, source } = v;
   const host = source === 'host';
   const preset = (name: keyof typeof FULL_SWEEP, fallback: string) => {
     if (host && name !== 'sizes') return (full ? HOST_FULL_SWEEP : HOST_DEFAULTS)[name];
@@ -204,20 +186,22 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const durationText = v.duration ?? preset('duration', DEFAULTS.duration);
   const durationSec = Number(durationText);
   if (!/^\d+(\.\d+)?$/.test(durationText) || durationSec < 0.5 || durationSec > 600) {
-    fail(`--duration: '${durationText}' must be seconds from 0.5 to 600`);
+    throw badValue('--duration', 'seconds from 0.5 to 600', durationText);
   }
-  let profile: MethodName | null = null;
-  if (v.profile !== undefined) [profile] = parseMethods(v.profile);
-  if (profile && host) fail('--profile: runs with the pktgen source only');
-  const rates = parseRates(v.rates ?? preset('rates', DEFAULTS.rates));
+  const profile = v.profile ?? null;
+  if (profile && host) throw new UsageError('--profile runs with the pktgen source only');
+  const ratesText = v.rates ?? preset('rates', DEFAULTS.rates);
+  const rates = parseRates(ratesText);
   if (host && rates.includes('max')) {
-    fail("--rates: the host source is paced: give rates in frames/s ('max', an unpaced sender, starves QEMU)");
+    throw badValue('--rates', "frames/s with the host source, which is paced ('max', an unpaced sender, starves QEMU)", ratesText);
   }
-  if (host && rates.some((rate) => rate !== 'max' && rate > 1_000_000)) fail('--rates: the host source sends at most 1M frames/s');
+  if (host && rates.some((rate) => rate !== 'max' && rate > 1_000_000)) {
+    throw badValue('--rates', 'at most 1M frames/s with the host source', ratesText);
+  }
 
   return {
     methods: v.methods === undefined ? null : parseMethods(v.methods),
-    source: source as SourceName,
+    source,
     rates,
     sizes,
     durationSec,
@@ -227,9 +211,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     queueLength: integer(v['queue-length'] ?? DEFAULTS.queueLength, 'queue-length', 1, 65536),
     bufferSize: integer(v['buffer-size'] ?? DEFAULTS.bufferSize, 'buffer-size', 65536, 1 << 30),
     maxBatch: integer(v['max-batch'] ?? DEFAULTS.maxBatch, 'max-batch', 1, 65536),
-    outDir: v.out ?? DEFAULTS.out,
-    soaker: !(v['no-soaker'] ?? false),
+    outDir: v.out,
+    soaker: !v['no-soaker'],
     profile,
     full,
   };
+}
+
+/** Parses `kmodlab bench` arguments: 'help', or the options; throws UsageError on anything wrong. */
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const parsed = parseCommandLine(BENCH_SPEC, argv);
+  return parsed === 'help' ? parsed : benchOptions(parsed.values);
 }

@@ -10,7 +10,8 @@ import * as path from 'node:path';
 
 import { Soaker, soakerBinary } from './bench-cpu';
 import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
-import { type BenchOptions, HELP, type MethodName, UsageError, parseBenchOptions } from './bench-options';
+import { UsageError, execute, type ParsedCommandLine } from './args';
+import { BENCH_SPEC, type BenchOptions, type MethodName, benchOptions } from './bench-options';
 import { type Sample, drawPlots, formatLossFree, formatTable, summarize } from './bench-report';
 import { DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
 import { HostTraffic } from '../host-traffic';
@@ -107,29 +108,16 @@ async function profile(method: MethodName, factory: ConsumerFactory, options: Be
   return file;
 }
 
-export const summary = 'compare the capture methods on the same traffic (in the VM; npm start)';
+/** `kmodlab bench ARGS`: resolves with the exit status. */
+export function run(argv: string[]): Promise<number> {
+  return execute(BENCH_SPEC, main, argv);
+}
 
-/** `kmodlab bench ARGS`: prints its own usage errors (exit status 2). */
-export async function run(argv: string[]): Promise<number> {
-  let options: BenchOptions;
-  let methods: Map<MethodName, ConsumerFactory>;
-  try {
-    const parsed = parseBenchOptions(argv);
-    if (parsed === 'help') {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    options = parsed;
-    methods = selectMethods(options, available());
-    if (options.profile && !available().has(options.profile)) {
-      throw new UsageError(`--profile: '${options.profile}' is not available in this build: ${MISSING[options.profile] ?? 'unknown'}`);
-    }
-  } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`kmodlab bench: ${error.message}\nTry 'kmodlab bench --help'.`);
-      return error.exitCode;
-    }
-    throw error;
+async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<number> {
+  const options = benchOptions(values);
+  const methods = selectMethods(options, available());
+  if (options.profile && !available().has(options.profile)) {
+    throw new UsageError(`--profile: '${options.profile}' is not available in this build: ${MISSING[options.profile] ?? 'unknown'}`);
   }
   if (process.getuid?.() !== 0 || !fs.existsSync('/proc/net') || !process.env.KMODLAB_VM) {
     console.error('kmodlab bench: runs inside the VM as root: npm start, or npm run vm -- node dist/cli/kmodlab.js bench');

@@ -1,69 +1,42 @@
 #!/usr/bin/env node
 // kmodlab COMMAND [options]: the package's command line. Each command is a
-// module under lib/cli/ exporting run(args) -> exit status; this file only
-// picks one. Exit status 2 means a usage error, as with most Unix tools.
-import { UsageError } from './usage';
+// module under lib/cli/ exporting run(args) -> exit status (lib/cli/args.ts
+// parses its options and prints its help); this file only picks one. Exit
+// status 2 means a usage error, as with most Unix tools.
+import { type CommandSpec, UsageError, execute, helpText } from './args';
 
-interface Command {
-  /** One line for the command list. */
-  summary: string;
-  /** Runs with the arguments after the command's name; resolves with the exit status. */
-  run(args: string[]): Promise<number>;
-}
-
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  capture: async () => import('./capture'),
-  bench: async () => import('./bench'),
+/** Every command: its summary for the list, and its module, loaded only when it runs. */
+const COMMANDS: Record<string, { summary: string; load(): Promise<{ run(args: string[]): Promise<number> }> }> = {
+  capture: { summary: 'capture frames from a device into a pcap file', load: async () => import('./capture') },
+  bench: { summary: 'compare the capture methods on the same traffic (in the VM; npm start)', load: async () => import('./bench') },
 };
 
-// Here rather than loaded, so --help does not load every command.
-const SUMMARIES: Record<string, string> = {
-  capture: 'capture frames from a device into a pcap file',
-  bench: 'compare the capture methods on the same traffic (in the VM; npm start)',
-};
-
-function usage(): string {
-  return [
-    'usage: kmodlab COMMAND [options]   (kmodlab COMMAND --help for its options)',
-    '',
-    'commands:',
-    ...Object.entries(SUMMARIES).map(([name, text]) => `  ${name.padEnd(10)}${text}`),
-    '',
-  ].join('\n');
-}
+const spec = {
+  name: 'kmodlab',
+  synopsis: 'COMMAND [options]',
+  description: "The package's command line: kmodlab COMMAND --help lists a command's options.",
+  commands: Object.fromEntries(Object.entries(COMMANDS).map(([name, { summary }]) => [name, summary])),
+  positionals: { min: 1, max: 1 },
+} satisfies CommandSpec;
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '-h' || name === '--help') {
-    (name === undefined ? process.stderr : process.stdout).write(usage());
-    return name === undefined ? 2 : 0;
-  }
-  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!load) {
-    process.stderr.write(`kmodlab: unknown command ${JSON.stringify(name)}\n${usage()}`);
+  // Without a command, the list of them, as a usage error.
+  if (argv.length === 0) {
+    process.stderr.write(helpText(spec));
     return 2;
   }
-  const command = await load();
-  try {
-    return await command.run(args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      const [synopsis] = error.usage.split('\n');
-      process.stderr.write(`kmodlab ${name}: ${error.message}\n${synopsis}\n(kmodlab ${name} --help lists the options)\n`);
-      return 2;
-    }
-    const e = error as NodeJS.ErrnoException;
-    process.stderr.write(`kmodlab ${name}: ${e?.message ?? String(error)}\n`);
-    return 1;
-  }
+  // Only the first argument is kmodlab's own (--help, or the command); the rest are the command's.
+  return execute(
+    spec,
+    async ({ positionals: [name] }) => {
+      const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+      if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+      return (await command.load()).run(argv.slice(1));
+    },
+    argv.slice(0, 1),
+  );
 }
 
-main(process.argv.slice(2)).then(
-  (status) => {
-    process.exitCode = status;
-  },
-  (error) => {
-    process.stderr.write(`kmodlab: ${(error as Error)?.stack ?? String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+void main(process.argv.slice(2)).then((status) => {
+  process.exitCode = status;
+});

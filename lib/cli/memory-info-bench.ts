@@ -14,13 +14,13 @@ import * as path from 'node:path';
 
 import { command, parseLine, reset } from '../memory-info';
 import { PageHolder } from '../pagehold';
-import { type CommandSpec, integerValue, outputPath, parseCommandLine, runCommand, UsageError } from './args';
+import { type CommandSpec, type ParsedCommandLine, badValue, integerValue, outputPath, runCommand } from './args';
 
 const TARGET_RATIO = 2.3;
 const TARGET_SECONDS_AT_40000 = 10;
 const DEFAULT_OUTPUT = path.join(__dirname, '..', '..', 'out', 'bench', 'memory-info.json');
 
-const spec: CommandSpec = {
+const spec = {
   name: 'node dist/cli/memory-info-bench.js',
   synopsis: '[--sizes N,N,...] [--rounds R] [--output FILE] [--force]',
   description:
@@ -28,12 +28,12 @@ const spec: CommandSpec = {
     'for each N, in interleaved rounds; prints the median per N and the growth per doubling of N.\n' +
     'Run it in the VM: npm run vm -- node dist/cli/memory-info-bench.js',
   options: {
-    sizes: { type: 'string', value: 'N,N,...', help: 'pages of each kind per size (default 5000,10000,20000,40000)' },
-    rounds: { type: 'string', value: 'R', help: 'timed rounds, after one warm-up round (default 7)' },
+    sizes: { type: 'string', value: 'N,N,...', default: '5000,10000,20000,40000', help: 'pages of each kind per size' },
+    rounds: { type: 'integer', value: 'R', min: 1, max: 1000, default: 7, help: 'timed rounds, after one warm-up round' },
     output: { type: 'string', value: 'FILE', help: 'where the JSON result goes (default out/bench/memory-info.json)' },
     force: { type: 'boolean', help: 'replace FILE if it exists (default: refuse, before measuring)' },
   },
-};
+} satisfies CommandSpec;
 
 interface SizeResult {
   n: number;
@@ -62,14 +62,11 @@ function timeMs(fn: () => void): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseCommandLine(spec);
-  const sizes = String(values.sizes ?? '5000,10000,20000,40000')
-    .split(',')
-    .map((text) => integerValue('--sizes', text, 1, 10_000_000));
-  if (new Set(sizes).size !== sizes.length) throw new UsageError('--sizes must not repeat a size');
-  const rounds = integerValue('--rounds', String(values.rounds ?? '7'), 1, 1000);
-  const output = outputPath(String(values.output ?? DEFAULT_OUTPUT), values.force === true);
+async function main({ values }: ParsedCommandLine<typeof spec>): Promise<void> {
+  const sizes = values.sizes.split(',').map((text) => integerValue('--sizes', text, 1, 10_000_000));
+  if (new Set(sizes).size !== sizes.length) throw badValue('--sizes', 'distinct sizes', values.sizes);
+  const { rounds } = values;
+  const output = outputPath(values.output ?? DEFAULT_OUTPUT, values.force);
 
   const holders: PageHolder[] = [];
   try {

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
 
-import { type CommandSpec, parseCommandLine, runCommand, UsageError } from './args';
+import { type CommandSpec, runCommand, UsageError } from './args';
 import { typeCheck } from './typecheck';
 
-const spec: CommandSpec = {
+const spec = {
   name: 'kmodlab-run',
   synopsis: '[--check] FILE [ARG...]',
   description: [
@@ -27,7 +27,7 @@ const spec: CommandSpec = {
     check: { type: 'boolean', help: 'type-check FILE (TypeScript, strict) and exit, without running it' },
   },
   positionals: { min: 1, max: 1 },
-};
+} satisfies CommandSpec;
 
 const TS_EXTENSIONS = ['.ts', '.cts', '.mts'];
 
@@ -55,31 +55,23 @@ function registerTypeScript(entry: string): void {
   for (const extension of TS_EXTENSIONS) extensions[extension] = compile;
 }
 
-function main(): void {
-  // Options up to FILE are the runner's; everything after it is the script's.
-  const argv = process.argv.slice(2);
-  let split = argv.findIndex((arg) => !arg.startsWith('-') || arg === '-');
-  if (argv.indexOf('--') >= 0 && (split < 0 || argv.indexOf('--') < split)) split = argv.indexOf('--') + 1;
-  const own = split < 0 ? argv : argv.slice(0, split + 1);
-  const { values, positionals } = parseCommandLine(spec, own.filter((arg) => arg !== '--'));
-  const scriptArgs = split < 0 ? [] : argv.slice(split + 1);
-
-  const file = path.resolve(positionals[0]);
+/** Runs FILE (or type-checks it) with `scriptArgs` as its arguments; returns the status of a check. */
+function main(check: boolean, given: string, scriptArgs: string[]): number | void {
+  const file = path.resolve(given);
   if (!fs.existsSync(file)) {
     const where =
       process.env.KMODLAB_VM === '1'
         ? " (in the VM only the project's folder comes from the host: put scripts there, not in the host's /tmp)"
         : '';
-    throw new UsageError(`${positionals[0]}: no such file${where}`);
+    throw new UsageError(`${given}: no such file${where}`);
   }
   const isTypeScript = TS_EXTENSIONS.includes(path.extname(file));
-  if (values.check) {
+  if (check) {
     if (!isTypeScript) throw new UsageError('--check is for TypeScript files');
     const errors = typeCheck([file], { color: process.stderr.isTTY });
     process.stderr.write(errors);
     if (!errors) console.log(`${path.relative(process.cwd(), file)}: no type errors`);
-    process.exitCode = errors ? 1 : 0;
-    return;
+    return errors ? 1 : 0;
   }
   if (path.extname(file) === '.mts') throw new UsageError('.mts (ES module TypeScript) is not supported: use .ts');
   if (isTypeScript) registerTypeScript(file);
@@ -89,4 +81,10 @@ function main(): void {
   (Module as unknown as { runMain(main?: string): void }).runMain(file);
 }
 
-runCommand(spec, main);
+// Options up to FILE are the runner's; everything after it is the script's.
+const argv = process.argv.slice(2);
+let split = argv.findIndex((arg) => !arg.startsWith('-') || arg === '-');
+if (argv.indexOf('--') >= 0 && (split < 0 || argv.indexOf('--') < split)) split = argv.indexOf('--') + 1;
+const own = split < 0 ? argv : argv.slice(0, split + 1);
+const scriptArgs = split < 0 ? [] : argv.slice(split + 1);
+runCommand(spec, ({ values, positionals }) => main(values.check, positionals[0], scriptArgs), own.filter((arg) => arg !== '--'));

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 
 import { METHODS, openCapture, type CaptureMethod, type CaptureOptions } from '../capture';
 import { VethPair, pktgenReset, pktgenRunAsync, pktgenSetup, pktgenSent } from '../traffic';
-import { type CommandSpec, integerValue, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, runCommand } from '../cli/args';
 
 const DEVICE = 'capdemo0';
 
@@ -56,16 +56,14 @@ async function measure(method: CaptureMethod, veth: VethPair, frames: number): P
   ].join(' ');
 }
 
-const spec: CommandSpec = {
+const spec = {
   name: 'npm run vm -- node dist/examples/capture-demo.js',
   synopsis: '[--frames N]',
   description: 'The capture methods in turn on the same pktgen traffic (64-byte frames into a veth device):\nwhat each counted, what it counted as lost, and the rate pktgen reached meanwhile.',
-  options: { frames: { type: 'string', short: 'n', value: 'N', help: 'frames per method (default 100000)' } },
-};
+  options: { frames: { type: 'integer', short: 'n', value: 'N', min: 1, max: 100_000_000, default: 100_000, help: 'frames per method' } },
+} satisfies CommandSpec;
 
-runCommand(spec, async () => {
-  const { values } = parseCommandLine(spec);
-  const frames = integerValue('--frames', (values.frames as string | undefined) ?? '100000', 1, 100_000_000);
+runCommand(spec, async ({ values: { frames } }) => {
   using veth = new VethPair(DEVICE, 'capdemo1', { address: '10.98.0.2/24' });
   console.log(`capture methods, ${frames} pktgen frames of 64 bytes each into ${DEVICE}:`);
   console.log('method           sent counted    ipv4 dropped  agree  kpps(*)');

@@ -3,7 +3,7 @@
 // the live counts are printed twice a second. Cleans up after itself.
 import * as fastnet from '../fastnet';
 import { VethPair, pktgenReset, pktgenRunAsync, pktgenSetup, pktgenSent, pktgenStop } from '../traffic';
-import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, runCommand } from '../cli/args';
 
 const DEVICE = 'fndemo0';
 const SECONDS = 6;
@@ -80,7 +80,4 @@ const spec: CommandSpec = {
   description: 'fastnet at work: pktgen floods a veth device while a ring-mode session counts the frames (about 8 s).',
 };
 
-runCommand(spec, () => {
-  parseCommandLine(spec);
-  return main();
-});
+runCommand(spec, main);

@@ -10,7 +10,7 @@
 // three times each, and the delivered rates are printed side by side.
 import * as fastnet from '../fastnet';
 import { HostTraffic, decodeFrame, setupGuestLink, type TrafficResult } from '../host-traffic';
-import { type CommandSpec, integerValue, parseCommandLine, runCommand, UsageError } from '../cli/args';
+import { type CommandSpec, choiceValue, integerValue, runCommand } from '../cli/args';
 
 const DEVICE = 'eth0';
 
@@ -136,14 +136,14 @@ const spec: CommandSpec = {
   positionals: { min: 0, max: 4 },
 };
 
-runCommand(spec, async () => {
-  const [mode = 'zerocopy', seconds = '5', rate = '20000', size = '128'] = parseCommandLine(spec).positionals;
-  if (!['zerocopy', 'ring', 'compare'].includes(mode)) throw new UsageError(`MODE must be zerocopy, ring or compare, not ${JSON.stringify(mode)}`);
+runCommand(spec, async ({ positionals }) => {
+  const [modeText = 'zerocopy', seconds = '5', rate = '20000', size = '128'] = positionals;
+  const mode = choiceValue('MODE', modeText, ['zerocopy', 'ring', 'compare'] as const);
   const secs = integerValue('SECONDS', seconds, 1, 3600);
   const pps = integerValue('RATE', rate, 1, 10_000_000);
   const bytes = integerValue('SIZE', size, 60, 1514);
   const traffic = new HostTraffic();
   await setupGuestLink(DEVICE);
   if (mode === 'compare') await compare(traffic, secs, pps, bytes);
-  else await show(traffic, mode as 'ring' | 'zerocopy', secs, pps, bytes);
+  else await show(traffic, mode, secs, pps, bytes);
 });

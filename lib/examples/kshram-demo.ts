@@ -4,7 +4,7 @@ import { readMessage, writeMessage } from './kshram-message';
 import { printTable, resizeAll } from './kshram-resize';
 import { share } from './kshram-share';
 import { KshramSlot } from '../kshram';
-import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, runCommand } from '../cli/args';
 
 async function main(): Promise<void> {
   using slot = new KshramSlot(0);
@@ -36,7 +36,4 @@ const spec: CommandSpec = {
   description: 'kshram at work: the slots, a message left in kernel memory, every slot resized, two processes sharing a mapping.',
 };
 
-runCommand(spec, () => {
-  parseCommandLine(spec);
-  return main();
-});
+runCommand(spec, main);

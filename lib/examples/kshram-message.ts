@@ -2,7 +2,7 @@
 //   node dist/examples/kshram-message.js write 0 "hello"
 //   node dist/examples/kshram-message.js read 0
 // The message lives in kernel memory until the module is unloaded.
-import { type CommandSpec, integerValue, parseCommandLine, runCommand, UsageError } from '../cli/args';
+import { type CommandSpec, integerValue, runCommand, UsageError } from '../cli/args';
 import { KshramSlot, SLOT_COUNT } from '../kshram';
 
 /** Stores `text` NUL-terminated at the start of the slot. */
@@ -31,8 +31,7 @@ const spec: CommandSpec = {
 };
 
 if (require.main === module) {
-  runCommand(spec, () => {
-    const [verb, slotText, ...words] = parseCommandLine(spec).positionals;
+  runCommand(spec, ({ positionals: [verb, slotText, ...words] }) => {
     const slot = integerValue('SLOT', slotText, 0, SLOT_COUNT - 1);
     if (verb === 'write') {
       writeMessage(slot, words.join(' '));

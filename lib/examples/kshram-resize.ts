@@ -1,7 +1,7 @@
 // Resizes every slot (slot i to 4 KiB << i by default, up to 512 KiB; pass
 // sizes to choose) and prints /proc/kshram before and after.
 //   node dist/examples/kshram-resize.js [SIZE...]
-import { type CommandSpec, integerValue, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, integerValue, runCommand } from '../cli/args';
 import { KshramSlot, MAX_SLOT_SIZE, SLOT_COUNT, readProcTable } from '../kshram';
 
 export function resizeAll(sizes: number[]): void {
@@ -26,8 +26,8 @@ const spec: CommandSpec = {
 };
 
 if (require.main === module) {
-  runCommand(spec, () => {
-    const args = parseCommandLine(spec).positionals.map((text) => integerValue('SIZE', text, 1, MAX_SLOT_SIZE));
+  runCommand(spec, ({ positionals }) => {
+    const args = positionals.map((text) => integerValue('SIZE', text, 1, MAX_SLOT_SIZE));
     const sizes = args.length > 0 ? args : Array.from({ length: SLOT_COUNT }, (_, i) => 4096 << i);
     printTable('before:');
     resizeAll(sizes);

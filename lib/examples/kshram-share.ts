@@ -3,7 +3,7 @@
 // syscall between them. Run: node dist/examples/kshram-share.js [SLOT] [COUNT]
 import { fork } from 'node:child_process';
 
-import { type CommandSpec, integerValue, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, integerValue, runCommand } from '../cli/args';
 import { KshramSlot, SLOT_COUNT } from '../kshram';
 
 const COUNTER = 0; // byte offset of the 32-bit counter
@@ -65,8 +65,7 @@ if (require.main === module) {
   if (first === '--writer') writer(Number(rest[0]), Number(rest[1]));
   else if (first === '--reader') reader(Number(rest[0]));
   else {
-    runCommand(spec, async () => {
-      const [slotText = '0', countText = '1000000'] = parseCommandLine(spec).positionals;
+    runCommand(spec, async ({ positionals: [slotText = '0', countText = '1000000'] }) => {
       const slot = integerValue('SLOT', slotText, 0, SLOT_COUNT - 1);
       const { seen, changes } = await share(slot, integerValue('COUNT', countText, 1, 2 ** 31 - 1));
       console.log(`reader saw the counter reach ${seen} (${changes} distinct values observed) through its own mapping`);

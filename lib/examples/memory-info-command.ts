@@ -1,6 +1,6 @@
 // Sends one command to /proc/memory_info and prints what the file shows, or
 // the error: node dist/examples/memory-info-command.js 'FILTER|bash'
-import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, runCommand } from '../cli/args';
 import { command, type MemoryInfoError } from '../memory-info';
 
 const spec: CommandSpec = {
@@ -10,8 +10,7 @@ const spec: CommandSpec = {
   positionals: { min: 1, max: 1 },
 };
 
-runCommand(spec, () => {
-  const [cmd] = parseCommandLine(spec).positionals;
+runCommand(spec, ({ positionals: [cmd] }) => {
   try {
     process.stdout.write(command(cmd));
   } catch (err) {

@@ -3,7 +3,7 @@
 // the processes, and the errors.
 import { all, command, filter, type MemoryInfoError, type MemoryInfoRecord, reset } from '../memory-info';
 import { PageHolder } from '../pagehold';
-import { type CommandSpec, parseCommandLine, runCommand } from '../cli/args';
+import { type CommandSpec, runCommand } from '../cli/args';
 
 function show(label: string, r: MemoryInfoRecord): void {
   console.log(
@@ -86,7 +86,4 @@ const spec: CommandSpec = {
   description: 'memory_info at work: pagehold processes of known contents, the table, counts that follow the processes, the errors.',
 };
 
-runCommand(spec, () => {
-  parseCommandLine(spec);
-  return main();
-});
+runCommand(spec, main);

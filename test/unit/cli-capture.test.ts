@@ -23,9 +23,13 @@ test('kmodlab --help lists the commands; no command is a usage error', () => {
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/^usage: kmodlab COMMAND/);
   expect(help.stdout).toMatch(/^ {2}capture /m);
+  expect(help.stdout).toMatch(/^ {2}bench /m);
   const none = kmodlab();
   expect(none.status).toBe(2);
-  expect(none.stderr).toMatch(/^usage: kmodlab COMMAND/);
+  expect(none.stderr).toBe(help.stdout);
+  const bogus = kmodlab('--bogus');
+  expect(bogus.status).toBe(2);
+  expect(bogus.stderr).toBe("kmodlab: Unknown option '--bogus'.\nusage: kmodlab COMMAND [options]\n(--help for more)\n");
 });
 
 test('an unknown command: exit 2', () => {
@@ -41,25 +45,30 @@ test('kmodlab capture --help: every option, exit 0', () => {
     expect(r.stdout).toContain(option);
   }
   expect(r.stdout).toContain('socket-mmsg, pcap, af_xdp');
+  expect(r.stdout).toContain('FILTER is a tcpdump expression');
+  expect(r.stdout).toContain('Exit status: 0 done, 1 capture or file error, 2 usage error.');
 });
 
 test.each([
   ['an unknown option', ['-i', 'lo', '-w', 'x.pcap', '--bogus'], "Unknown option '--bogus'"],
   ['a missing value', ['-i', 'lo', '-w'], "Option '-w, --write <value>' argument missing"],
-  ['no interface', ['-w', 'x.pcap'], '-i DEV is required'],
-  ['no file', ['-i', 'lo'], '-w FILE is required'],
-  ['an unknown method', ['-i', 'lo', '-w', 'x.pcap', '-m', 'tcpdump'], '-m must be one of'],
-  ['fastnet-drop, which hands no frames over', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-drop'], '-m must be one of'],
-  ['a count of 0', ['-i', 'lo', '-w', 'x.pcap', '-c', '0'], '-c must be a whole number'],
-  ['a count that is not a number', ['-i', 'lo', '-w', 'x.pcap', '-c', '10k'], '-c must be a whole number'],
-  ['a negative snap length', ['-i', 'lo', '-w', 'x.pcap', '-s', '-5'], '-s'],
-  ['a buffer size for fastnet-ring', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-ring', '-B', '1024'], '-B applies to'],
+  ['no interface', ['-w', 'x.pcap'], '--interface DEV is required'],
+  ['no file', ['-i', 'lo'], '--write FILE is required'],
+  ['an unknown method', ['-i', 'lo', '-w', 'x.pcap', '-m', 'tcpdump'], '--method must be one of socket, socket-mmsg, pcap, af_xdp, fastnet-read, fastnet-ring, fastnet-zc, got "tcpdump"'],
+  ['fastnet-drop, which hands no frames over', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-drop'], '--method must be one of'],
+  ['a count of 0', ['-i', 'lo', '-w', 'x.pcap', '-c', '0'], '--count must be an integer from 1 to 1099511627776, got "0"'],
+  ['a count that is not a number', ['-i', 'lo', '-w', 'x.pcap', '-c', '10k'], '--count must be an integer from 1 to 1099511627776, got "10k"'],
+  ['a negative snap length', ['-i', 'lo', '-w', 'x.pcap', '-s', '-5'], "Option '-s' argument is ambiguous."],
+  ['a snap length out of range', ['-i', 'lo', '-w', 'x.pcap', '-s', '300000'], '--snaplen must be an integer from 1 to 262144, got "300000"'],
+  ['a buffer size for fastnet-ring', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-ring', '-B', '1024'], '--buffer-size applies to socket, socket-mmsg, pcap only'],
   ['a filter for fastnet-read', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-read', 'udp'], 'a filter applies to'],
 ])('%s: exit 2 with a clear message', (_name, args, message) => {
   const r = kmodlab('capture', ...args);
   expect(r.status).toBe(2);
-  expect(r.stderr).toContain(message);
-  expect(r.stderr).toContain('usage: kmodlab capture');
+  // One line with the message, the usage line, a pointer to --help.
+  expect(r.stderr).toMatch(/^kmodlab capture: .+\nusage: kmodlab capture -i DEV -w FILE .*\n\(--help for more\)\n$/);
+  expect(r.stderr.split('\n')[0]).toContain(message);
+  expect(r.stdout).toBe('');
   expect(fs.existsSync('x.pcap')).toBe(false);
 });
 

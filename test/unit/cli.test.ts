@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { type CommandSpec, UsageError, execute, helpText, parseCommandLine } from '../../lib/cli/args';
+
 const ENTRIES = [
   'dist/cli/memory-info-bench.js',
   ...fs
@@ -63,6 +65,9 @@ test.each([
   [['dist/examples/kshram-share.js', '1', 'many'], /COUNT must be an integer/],
   [['dist/examples/memory-info-command.js', 'ALL', 'RESET'], /unexpected argument "RESET"/],
   [['dist/examples/kshram-demo.js', 'now'], /unexpected argument "now"/],
+  [['dist/examples/capture-demo.js', '-n', '0'], /--frames must be an integer from 1 to 100000000, got "0"/],
+  [['dist/examples/fastnet-zerocopy.js', 'fast'], /MODE must be one of zerocopy, ring, compare, got "fast"/],
+  [['dist/examples/fastnet-zerocopy.js', 'ring', '5', '20000', '59'], /SIZE must be an integer from 60 to 1514, got "59"/],
   [['dist/cli/run.js'], /missing argument/],
   [['dist/cli/run.js', 'no/such/script.ts'], /no\/such\/script\.ts: no such file/],
 ])('%j: bad input is a usage error', (args, message) => {
@@ -84,4 +89,98 @@ test('the benchmark refuses to replace a saved result unless --force, before mea
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('the parser and its runner (lib/cli/args.ts), in process', () => {
+  const spec = {
+    name: 'node dist/demo.js',
+    synopsis: '[options] FILE...',
+    description: 'A demo.',
+    options: {
+      count: { type: 'integer', short: 'c', value: 'N', min: 1, max: 10, default: 3, help: 'how many' },
+      mode: { type: 'string', short: 'm', value: 'MODE', choices: ['fast', 'slow'] as const, help: 'how:\nfast or slow' },
+      name: { type: 'string', value: 'NAME', required: true, help: 'who' },
+      dry: { type: 'boolean', help: 'do nothing' },
+    },
+    positionals: { min: 1, max: 2 },
+    epilog: 'Exit status: 0, 1 or 2.',
+  } satisfies CommandSpec;
+
+  const refusal = (argv: string[]): string => {
+    try {
+      parseCommandLine(spec, argv);
+    } catch (error) {
+      expect(error).toBeInstanceOf(UsageError);
+      return (error as UsageError).message;
+    }
+    throw new Error(`no error for ${argv.join(' ')}`);
+  };
+
+  test('values converted and checked, defaults filled in, absent booleans false; --help is a result, not an exit', () => {
+    expect(parseCommandLine(spec, ['--name', 'x', '-c', '7', '-m', 'slow', 'f1'])).toEqual({
+      values: { count: 7, mode: 'slow', name: 'x', dry: false },
+      positionals: ['f1'],
+    });
+    expect(parseCommandLine(spec, ['--name=x', '--dry', 'f1', 'f2'])).toEqual({
+      values: { count: 3, mode: undefined, name: 'x', dry: true },
+      positionals: ['f1', 'f2'],
+    });
+    expect(parseCommandLine(spec, ['-h'])).toBe('help');
+    expect(parseCommandLine(spec, ['f1', '--help'])).toBe('help');
+  });
+
+  test('every refusal is a UsageError in one wording', () => {
+    expect(refusal(['-c', '11', '--name', 'x', 'f'])).toBe('--count must be an integer from 1 to 10, got "11"');
+    expect(refusal(['-c', 'two', '--name', 'x', 'f'])).toBe('--count must be an integer from 1 to 10, got "two"');
+    expect(refusal(['-m', 'medium', '--name', 'x', 'f'])).toBe('--mode must be one of fast, slow, got "medium"');
+    expect(refusal(['f'])).toBe('--name NAME is required');
+    expect(refusal(['--name', 'x'])).toBe('missing argument');
+    expect(refusal(['--name', 'x', 'a', 'b', 'c'])).toBe('unexpected argument "c"');
+    expect(refusal(['--bogus'])).toBe("Unknown option '--bogus'.");
+    expect(refusal(['--name'])).toBe("Option '--name <value>' argument missing");
+  });
+
+  test('--help is made from the spec: defaults, aligned continuation lines, the epilog', () => {
+    expect(helpText(spec)).toBe(
+      [
+        'usage: node dist/demo.js [options] FILE...',
+        '',
+        'A demo.',
+        '',
+        'options:',
+        '  -c, --count N    how many (default 3)',
+        '  -m, --mode MODE  how:',
+        '                   fast or slow',
+        '      --name NAME  who',
+        '      --dry        do nothing',
+        '  -h, --help       print this help and exit',
+        '',
+        'Exit status: 0, 1 or 2.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('execute(): 0 after --help, main\'s own status, 2 for a usage error, 1 for a failure with a code', async () => {
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await execute(spec, () => 9, ['--help'])).toBe(0);
+      expect(out).toHaveBeenCalledWith(helpText(spec));
+      expect(await execute(spec, () => 9, ['--name', 'x', 'f'])).toBe(9);
+      expect(await execute(spec, async () => undefined, ['--name', 'x', 'f'])).toBe(0);
+      expect(await execute(spec, () => 9, ['--name', 'x'])).toBe(2);
+      expect(err).toHaveBeenLastCalledWith('demo.js: missing argument\nusage: node dist/demo.js [options] FILE...\n(--help for more)\n');
+      const failure = Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+      expect(
+        await execute(spec, async () => {
+          throw failure;
+        }, ['--name', 'x', 'f']),
+      ).toBe(1);
+      expect(err).toHaveBeenLastCalledWith('demo.js: ENOENT: no such file\n');
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
 });
