@@ -8,7 +8,9 @@ BIN := node_modules/.bin
 NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
 KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
-HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(wildcard test/helpers/*.c)) out/bin/framegen
+# bpf-verdicts is a host tool linked with libpcap, which its unit test
+# (test/unit/bpf-interpreter.test.ts) builds: not a static guest helper.
+HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(filter-out test/helpers/bpf-verdicts.c,$(wildcard test/helpers/*.c))) out/bin/framegen
 
 all: addon typescript modules helpers image
 
