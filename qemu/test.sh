@@ -28,8 +28,6 @@ bash qemu/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p out/test
 rm -f out/test/*.json
 
-# The files that need host traffic (vm.sh --traffic): a jest path pattern.
-traffic_files='fastnet-zerocopy|fastnet-zerocopy-bench|host-traffic'
 # The files the debug kernel skips (a jest path pattern, this list alone decides): they exercise
 # user space a second time (the CLIs, the README's snippets, pcap files, the benchmark's report,
 # the harness) and reach the modules only through library calls that the files it runs test on
@@ -37,36 +35,24 @@ traffic_files='fastnet-zerocopy|fastnet-zerocopy-bench|host-traffic'
 # test/unit/test-selection.test.ts fails if one of these touches /dev/fastnet, /dev/kshram*,
 # /proc/memory_info or the library modules that open them.
 debug_skip='bench|capture-file|doc-snippets|host-traffic'
-# Arguments naming a traffic file run only the zero-copy boot; other arguments only the main one.
-boots=(main zerocopy)
-case "${jest_args[*]}" in
-"") ;;
-*zerocopy* | *host-traffic*) boots=(zerocopy) ;;
-*) boots=(main) ;;
-esac
 
-# run_vm_suite RESULT BOOT KERNEL VM_OPTION...: one boot of the in-VM suite (KERNEL debian or
-# debug, which skips $debug_skip unless files are named); results in out/test/RESULT.json.
+# run_vm_suite RESULT KERNEL: one boot of the in-VM suite on KERNEL (debian or debug, which skips
+# $debug_skip unless files are named), results in out/test/RESULT.json. Every file runs in that one
+# boot, with host traffic and QEMU's IOMMU (what the zero-copy files need): a second boot would
+# cost its fixed part again (about 60 s on the debug kernel: boot, kmemleak's scans, jest's start).
 run_vm_suite() {
-	local result=$1 boot=$2 kernel=$3
-	shift 3
-	local skip=$traffic_files
-	local skip_debug=
-	[ "$kernel" = debian ] || [ ${#jest_args[@]} -gt 0 ] || skip_debug=$debug_skip
-	[ -z "$skip_debug" ] || skip="$skip|$skip_debug"
-	local files=("${jest_args[@]}" --testPathIgnorePatterns "test/vm/($skip)\\.")
-	if [ "$boot" = zerocopy ]; then
-		set -- "$@" --traffic --iommu
-		files=("${jest_args[@]:-test/vm/($traffic_files)\\.}")
-		[ -z "$skip_debug" ] || files+=(--testPathIgnorePatterns "test/vm/($skip_debug)\\.")
+	local result=$1 kernel=$2 vm_args=() files=("${jest_args[@]}")
+	if [ "$kernel" = debug ]; then
+		vm_args=(--kernel debug --timeout 3000)
+		[ ${#jest_args[@]} -gt 0 ] || files=(--testPathIgnorePatterns "test/vm/($debug_skip)\\.")
 	fi
 	# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
-	bash qemu/vm.sh --no-build "$@" --env CI=true -- node_modules/.bin/jest --selectProjects vm \
-		--runInBand --json --outputFile="out/test/$result.json" "${files[@]}"
+	bash qemu/vm.sh --no-build --traffic --iommu "${vm_args[@]}" --env CI=true -- node_modules/.bin/jest \
+		--selectProjects vm --runInBand --json --outputFile="out/test/$result.json" "${files[@]}"
 }
 
-# run_job JOB: one part of the run (unit, vm, vm-zerocopy, debug, debug-zerocopy); its
-# "JOB:STATUS:SECONDS" goes to out/test/statuses for the summary.
+# run_job JOB: one part of the run (unit, vm, debug); its "JOB:STATUS:SECONDS" goes to
+# out/test/statuses for the summary.
 run_job() {
 	local job=$1 status start
 	start=$(date +%s)
@@ -74,18 +60,20 @@ run_job() {
 	unit)
 		echo "[test] unit tests (host)"
 		# Arguments that name only in-VM files leave the host part nothing to run: not a failure.
-		node_modules/.bin/jest --selectProjects unit --json --outputFile=out/test/unit.json \
+		# A worker per CPU (jest's default leaves one CPU out): the slow files wait on guests and
+		# compilers they start (63 s against 96 s on 2 CPUs).
+		node_modules/.bin/jest --selectProjects unit --maxWorkers="$(nproc)" --json --outputFile=out/test/unit.json \
 			${jest_args[0]+--passWithNoTests} "${jest_args[@]}"
 		status=$?
 		;;
-	vm | vm-zerocopy)
-		echo "[test] in-VM tests ($([ $job = vm ] && echo main || echo zerocopy)), Debian kernel"
-		run_vm_suite "$job" "$([ $job = vm ] && echo main || echo zerocopy)" debian
+	vm)
+		echo "[test] in-VM tests, Debian kernel"
+		run_vm_suite vm debian
 		status=$?
 		;;
-	debug | debug-zerocopy)
-		echo "[test] in-VM tests ($([ $job = debug ] && echo main || echo zerocopy)), debug kernel (lockdep, KASAN, kmemleak)"
-		run_vm_suite "$job" "$([ $job = debug ] && echo main || echo zerocopy)" debug --kernel debug --timeout 3000
+	debug)
+		echo "[test] in-VM tests, debug kernel (lockdep, KASAN, kmemleak)"
+		run_vm_suite debug debug
 		status=$?
 		;;
 	esac
@@ -114,23 +102,17 @@ run_lane() {
 	done
 }
 
-# The jobs asked for, in two lanes that run side by side: each guest keeps about one of the
-# host's cores busy (jest runs in band), so two at once use a 2-core host fully. The lanes
-# are balanced on the measured times (docs/harness.md): the unit tests and the debug kernel's
-# main boot in one; Debian's two boots and the debug kernel's zero-copy boot in the other.
-# KMODLAB_TEST_JOBS=1, or a 1-CPU host, runs everything in one lane.
-jobs=()
-for part in "${parts[@]}"; do
-	case $part in
-	unit) jobs+=(unit) ;;
-	*) for boot in "${boots[@]}"; do jobs+=("$part$([ "$boot" = main ] || echo "-$boot")"); done ;;
-	esac
-done
+# The jobs asked for, one after the other, or in two lanes side by side on a host with 4 CPUs or
+# more (each guest has 2 vCPUs, a host thread each): the unit tests and the debug kernel in one,
+# Debian's kernel in the other. Not on 2 CPUs: there two guests at once (4 vCPU threads) took as
+# long as one after the other, or longer (docs/harness.md). KMODLAB_TEST_JOBS=1 or 2 overrides.
+jobs=("${parts[@]}")
 lane_a=() lane_b=()
 for job in "${jobs[@]}"; do
-	case $job in unit | debug) lane_a+=("$job") ;; *) lane_b+=("$job") ;; esac
+	case $job in vm) lane_b+=("$job") ;; *) lane_a+=("$job") ;; esac
 done
-if [ "${KMODLAB_TEST_JOBS:-2}" = 1 ] || [ "$(nproc)" -lt 2 ] || [ ${#lane_a[@]} -eq 0 ] || [ ${#lane_b[@]} -eq 0 ]; then
+if [ "${KMODLAB_TEST_JOBS:-$([ "$(nproc)" -ge 4 ] && echo 2 || echo 1)}" != 2 ] ||
+	[ ${#lane_a[@]} -eq 0 ] || [ ${#lane_b[@]} -eq 0 ]; then
 	lane_a=("${jobs[@]}") lane_b=()
 fi
 
@@ -147,11 +129,6 @@ else
 	echo "[test] two lanes side by side: ${lane_a[*]} | ${lane_b[*]}"
 	# Job control: each lane in its own process group, where SIGINT is not ignored (a background
 	# job's is), so the signal that reaches this script is passed on to vm.sh, which stops its guest.
-	# One host thread per guest (TCG's thread=single: the guest keeps its 2 vCPUs, run in turn):
-	# with a thread per vCPU, 4 threads on 2 cores, a guest whose vCPU thread is descheduled
-	# stalls its other vCPU (TCG's stop-the-world sections, the guest's IPIs and spinlocks),
-	# and two guests at once took as long as one after the other.
-	export VM_TCG_THREAD=${VM_TCG_THREAD:-single}
 	set -m
 	run_lane 1 "${lane_a[@]}" &
 	lane_pids=($!)

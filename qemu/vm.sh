@@ -30,9 +30,8 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
 An option's value may also follow an equals sign: --mem=1024.
 Ctrl-C or SIGTERM: the signal goes to COMMAND in the guest (SIGKILL 5 s later), the guest
 powers off and vm.sh exits 130 or 143; a second one powers the guest off at once.
-Environment: VM_ACCEL=kvm|tcg overrides the KVM probe; VM_TCG_THREAD=single runs every vCPU
-of a TCG guest on one host thread (default multi: a thread each); VM_KERNEL_ARGS adds to the
-guest's kernel command line.
+Environment: VM_ACCEL=kvm|tcg overrides the KVM probe; VM_KERNEL_ARGS adds to the guest's
+kernel command line.
 Logs: out/vm/guest.log (kernel console of the last run).
 USAGE
 }
@@ -145,7 +144,7 @@ if [ -z "$accel" ]; then
 fi
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel "tcg,thread=${VM_TCG_THREAD:-multi}" -cpu max) ;;
+tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 *) echo "vm: VM_ACCEL must be kvm or tcg, not '$accel'" >&2; exit 2 ;;
 esac
 # Benchmarks record what the guest ran under.
@@ -229,6 +228,7 @@ machine=() kernel_args=
 # interrupts are on; KASAN, which sizes the kernel's address space from that bit, then takes an
 # interrupt handler's access to a 5-level direct-map address for a wild one and reports it (one
 # boot in four here, "wild-memory-access in do_raw_spin_lock" from handle_edge_irq at 2 s).
+# (The kernel then says it does not know "no5lvl": its early boot code reads it, not a handler.)
 [ $kernel_name = debian ] || kernel_args=" no5lvl"
 if [ $iommu = 1 ]; then
 	machine=(-machine q35 -device intel-iommu)
