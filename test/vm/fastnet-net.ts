@@ -40,7 +40,9 @@ export class Topology implements Disposable {
 
   /** netsend's UDP datagrams from the peer: `count` of `size` bytes, payload seq + pattern. */
   async sendUdp(count: number, size: number, port = UDP_PORT): Promise<void> {
-    const out = await this.ns.run(NETSEND, ['udp', this.address, String(port), String(count), String(size)]);
+    // On one CPU: veth queues each frame on the sending CPU's backlog, so a sender the scheduler
+    // moves mid-stream has two CPUs deliver its frames, out of order (seen on 2 vCPUs under load).
+    const out = await this.ns.run('taskset', ['-c', '0', NETSEND, 'udp', this.address, String(port), String(count), String(size)]);
     expect(out.trim()).toBe(`sent ${count}`);
   }
 
