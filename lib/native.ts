@@ -1,6 +1,8 @@
 // Typed view of the C++ addon (native/), built by node-gyp into build/Release.
 import * as path from 'node:path';
 
+import type { CaptureOptions } from './capture/options';
+
 export interface KshramConstants {
   readonly SLOTS: number;
   readonly DEFAULT_SIZE: number;
@@ -117,19 +119,8 @@ export interface NativeCaptureHandle {
 }
 
 export interface CaptureNative {
-  Capture: new (
-    method: string,
-    options: {
-      device: string;
-      snapLength?: number;
-      bufferSize?: number;
-      ringSize?: number;
-      frameSize?: number;
-      batchSize?: number;
-      timeoutMs?: number;
-      filter?: string;
-    },
-  ) => NativeCaptureHandle;
+  /** The options as lib/capture/options.ts checked them, less what the library keeps to itself. */
+  Capture: new (method: string, options: Omit<CaptureOptions, 'signal' | 'batch'> & { device: string }) => NativeCaptureHandle;
   /** Compiles a tcpdump expression (throws ERR_INVALID_ARG_VALUE); returns its instruction count. */
   checkFilter(expression: string, snapLength?: number): number;
   readonly libpcapVersion: string;
