@@ -2,11 +2,14 @@
 /*
  * fastnet's private structures, shared by its files: fastnet_main.c
  * (device, sessions, binding), fastnet_rx.c (the rx_handler and its modes),
- * fastnet_ring.c (the mmap ring) and fastnet_zc.c (zero-copy with a driver).
+ * fastnet_ring.c (the mmap ring), fastnet_zc.c (zero-copy with a driver),
+ * fastnet_filter.c (FASTNET_SET_FILTER) and fastnet_bpf.c (classic BPF
+ * without an skb, for zero-copy).
  */
 #ifndef _FASTNET_H
 #define _FASTNET_H
 
+#include <linux/filter.h>
 #include <linux/hrtimer.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -25,7 +28,28 @@ struct fastnet_pcpu_stats {
 	u64_stats_t delivered_bytes;
 	u64_stats_t dropped;
 	u64_stats_t truncated;
+	u64_stats_t filtered;
 	struct u64_stats_sync syncp;
+};
+
+/*
+ * A session's filter (FASTNET_SET_FILTER): immutable once made. The data
+ * path reads it under RCU (rcu_dereference() of fastnet_dev.filter); a
+ * replaced one is freed after a grace period (fastnet_filter_release()), so
+ * a frame sees the old program or the new one, never a freed one.
+ */
+struct fastnet_filter {
+	struct rcu_head rcu;
+	/* The kernel's classic BPF, for skbs (modes DROP, READ, RING). */
+	struct bpf_prog *prog;
+	/*
+	 * Why fastnet_bpf_run() cannot run insns (a load of skb data), at
+	 * which instruction; NULL if it can (mode ZEROCOPY needs that).
+	 */
+	const char *zc_why;
+	unsigned int zc_at;
+	unsigned int len;
+	struct sock_filter insns[];	/* for fastnet_bpf_run() */
 };
 
 /*
@@ -74,6 +98,8 @@ struct fastnet_dev {
 	bool dead;			/* the device went away */
 	struct fastnet_pcpu_stats __percpu *stats;
 	atomic64_t read_truncated;	/* by short read() buffers */
+	/* Written under the session's bind_lock; read under RCU. */
+	struct fastnet_filter __rcu *filter;
 
 	/* FASTNET_MODE_READ */
 	struct sk_buff_head queue;
@@ -90,6 +116,7 @@ enum fastnet_outcome {
 	FASTNET_CONSUMED,	/* mode DROP: counted only */
 	FASTNET_DELIVERED,
 	FASTNET_DROPPED,
+	FASTNET_FILTERED,	/* rejected by the filter: not received */
 };
 
 /* fastnet_rx.c */
@@ -99,6 +126,7 @@ void fastnet_queue_push_back(struct fastnet_dev *fdev, struct sk_buff *skb);
 void fastnet_queue_purge(struct fastnet_dev *fdev);
 void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out);
 u64 fastnet_skb_tstamp(const struct sk_buff *skb);
+unsigned int fastnet_skb_snaplen(const struct sk_buff *skb);
 u64 fastnet_rx_time(const struct sk_buff *skb);
 void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
 		   enum fastnet_outcome outcome, unsigned int copied);
@@ -109,7 +137,8 @@ struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
 void fastnet_ring_destroy(struct fastnet_ring *ring);
 int fastnet_ring_mmap(struct fastnet_ring *ring, struct vm_area_struct *vma);
 int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
-			 int offset, unsigned int len, unsigned int *copied);
+			 int offset, unsigned int len, unsigned int snap,
+			 unsigned int *copied);
 void fastnet_ring_notify(struct fastnet_ring *ring);
 bool fastnet_ring_pending(struct fastnet_ring *ring);
 bool fastnet_ring_readable(struct fastnet_ring *ring);
@@ -117,6 +146,14 @@ struct page *fastnet_ring_slot_page(struct fastnet_ring *ring, u32 slot,
 				    unsigned int *offset);
 void fastnet_ring_info(struct fastnet_ring *ring,
 		       struct fastnet_ring_info *info);
+
+/* fastnet_filter.c */
+struct fastnet_filter *fastnet_filter_create(const struct sock_filter *insns,
+					     unsigned int len, bool zerocopy);
+void fastnet_filter_free(struct fastnet_filter *filter);
+void fastnet_filter_release(struct fastnet_filter *filter);
+unsigned int fastnet_filter_skb(const struct fastnet_filter *filter,
+				struct sk_buff *skb, int mac_off);
 
 /* fastnet_zc.c */
 int fastnet_zc_attach(struct fastnet_dev *fdev, struct net_device *dev);

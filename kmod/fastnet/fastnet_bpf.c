@@ -32,9 +32,23 @@ static const char *fastnet_bpf_check_offset(u32 k)
 	return "SKF_LL_OFF-relative load needs an skb";
 }
 
-/* One instruction against bpf_check_classic()'s rules: NULL if it passes. */
+/* The extensions bpf_anc_helper() knows: SKF_AD_OFF + SKF_AD_*. */
+static bool fastnet_bpf_known_ancillary(u32 k)
+{
+	s32 ad = (s32)k - SKF_AD_OFF;
+
+	return ad >= 0 && ad < SKF_AD_MAX && !(ad & 3);
+}
+
+/*
+ * One instruction against bpf_check_classic()'s rules: NULL if it passes.
+ * @skb: the program runs on skbs (the kernel's classic BPF), so loads
+ * relative to the skb's data pass, as the kernel lets them; else it runs
+ * in fastnet_bpf_run() over bare bytes, and they are refused.
+ */
 static const char *fastnet_bpf_check_insn(const struct sock_filter *ins,
-					  unsigned int pc, unsigned int len)
+					  unsigned int pc, unsigned int len,
+					  bool skb)
 {
 	u32 k = ins->k;
 
@@ -96,15 +110,19 @@ static const char *fastnet_bpf_check_insn(const struct sock_filter *ins,
 	case BPF_LD | BPF_W | BPF_ABS:
 	case BPF_LD | BPF_H | BPF_ABS:
 	case BPF_LD | BPF_B | BPF_ABS:
-		/* Known or not, the kernel's extensions all read the skb. */
-		if ((s32)k >= SKF_AD_OFF && (s32)k < 0)
-			return "ancillary load (SKF_AD_OFF) needs an skb";
-		return fastnet_bpf_check_offset(k);
+		if ((s32)k >= SKF_AD_OFF && (s32)k < 0) {
+			/* Known or not, the kernel's extensions all read the skb. */
+			if (!skb)
+				return "ancillary load (SKF_AD_OFF) needs an skb";
+			return fastnet_bpf_known_ancillary(k) ? NULL :
+			       "unknown ancillary load (SKF_AD_OFF + n)";
+		}
+		return skb ? NULL : fastnet_bpf_check_offset(k);
 	case BPF_LD | BPF_W | BPF_IND:
 	case BPF_LD | BPF_H | BPF_IND:
 	case BPF_LD | BPF_B | BPF_IND:
 	case BPF_LDX | BPF_B | BPF_MSH:
-		return fastnet_bpf_check_offset(k);
+		return skb ? NULL : fastnet_bpf_check_offset(k);
 	default:
 		return "unknown opcode";
 	}
@@ -172,8 +190,9 @@ out:
 	return ret;
 }
 
-int fastnet_bpf_check(const struct sock_filter *prog, unsigned int len,
-		      const char **why, unsigned int *at)
+static int fastnet_bpf_check_rules(const struct sock_filter *prog,
+				   unsigned int len, bool skb,
+				   const char **why, unsigned int *at)
 {
 	const char *rule = NULL;
 	unsigned int pc = 0;
@@ -189,7 +208,7 @@ int fastnet_bpf_check(const struct sock_filter *prog, unsigned int len,
 	}
 	/* In the kernel's order, so both name the same first fault. */
 	for (pc = 0; pc < len; pc++) {
-		rule = fastnet_bpf_check_insn(&prog[pc], pc, len);
+		rule = fastnet_bpf_check_insn(&prog[pc], pc, len, skb);
 		if (rule)
 			goto bad;
 	}
@@ -213,6 +232,18 @@ out:
 	if (at)
 		*at = pc;
 	return ret;
+}
+
+int fastnet_bpf_check(const struct sock_filter *prog, unsigned int len,
+		      const char **why, unsigned int *at)
+{
+	return fastnet_bpf_check_rules(prog, len, false, why, at);
+}
+
+int fastnet_bpf_check_skb(const struct sock_filter *prog, unsigned int len,
+			  const char **why, unsigned int *at)
+{
+	return fastnet_bpf_check_rules(prog, len, true, why, at);
 }
 
 /* @size bytes at @off lie inside the frame; @off is any u32. */

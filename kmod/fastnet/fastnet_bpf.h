@@ -45,6 +45,16 @@ int fastnet_bpf_check(const struct sock_filter *prog, unsigned int len,
 		      const char **why, unsigned int *at);
 
 /*
+ * The same with the kernel's rules alone (bpf_check_classic()), for a
+ * program that runs on skbs, as the kernel's own classic BPF: loads
+ * relative to the skb's data (SKF_AD_OFF, SKF_NET_OFF, SKF_LL_OFF) pass,
+ * except an ancillary load the kernel does not know. fastnet_bpf_check()
+ * accepts exactly the programs this accepts that have none of those loads.
+ */
+int fastnet_bpf_check_skb(const struct sock_filter *prog, unsigned int len,
+			  const char **why, unsigned int *at);
+
+/*
  * Runs a program fastnet_bpf_check() accepted on the @len bytes of @frame,
  * from its MAC header; returns the program's return value: the number of
  * bytes to keep, 0 to reject the frame.

@@ -14,6 +14,10 @@
  * on who detaches. A binding is freed only at release(); the notifier only
  * detaches it and marks it dead.
  *
+ * A filter (FASTNET_SET_FILTER) is the session's until bind and the
+ * binding's after: session->filter, then fastnet_dev.filter, both written
+ * under bind_lock; the data path reads the binding's under RCU.
+ *
  * Lock order: bind_lock, then RTNL. mmap() runs under the caller's
  * mmap_lock and takes neither: the binding it maps is published once,
  * complete, by a store-release, and lives until release(). Any lock that
@@ -25,6 +29,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/compat.h>
+#include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/if_arp.h>
 #include <linux/log2.h>
@@ -48,6 +54,7 @@ struct fastnet_session {
 	wait_queue_head_t wq;		/* readers and pollers */
 	struct fastnet_dev *fdev;	/* set once, by bind; see fastnet_get */
 	struct fastnet_slot last;	/* the frame read() returned last */
+	struct fastnet_filter *filter;	/* set before bind; bind_lock */
 };
 
 /* Every binding whose device is still attached. */
@@ -102,8 +109,10 @@ static void fastnet_detach(struct fastnet_dev *fdev)
 	fdev->dev = NULL;
 }
 
+/* No frame is running the filter any more: detached, or never attached. */
 static void fastnet_dev_free(struct fastnet_dev *fdev)
 {
+	fastnet_filter_free(rcu_dereference_protected(fdev->filter, true));
 	fastnet_queue_purge(fdev);
 	fastnet_zc_free(fdev->zc);
 	if (fdev->ring)
@@ -285,16 +294,28 @@ static long fastnet_bind(struct fastnet_session *s,
 		ret = READ_ONCE(fdev->dead) ? -ENODEV : -EBUSY;
 		goto out;
 	}
+	if (req.mode == FASTNET_MODE_ZEROCOPY && s->filter &&
+	    s->filter->zc_why) {
+		pr_err_ratelimited("FASTNET_BIND: [ERROR]: %s in zero-copy mode: the session's filter cannot run there, its frames have no skb: instruction %u: %s\n",
+				   req.ifname, s->filter->zc_at, s->filter->zc_why);
+		ret = -EINVAL;
+		goto out;
+	}
 	fdev = fastnet_dev_alloc(s, &req);
 	if (IS_ERR(fdev)) {
 		ret = PTR_ERR(fdev);
 		goto out;
 	}
+	/* From the first frame: the handler is registered by attach. */
+	RCU_INIT_POINTER(fdev->filter, s->filter);
 	ret = fastnet_attach(fdev, net, req.ifname);
 	if (ret) {
+		/* Not attached, or detached again: no frame runs it. */
+		RCU_INIT_POINTER(fdev->filter, NULL);
 		fastnet_dev_free(fdev);
 		goto out;
 	}
+	s->filter = NULL;
 	/* Everything about the binding is set before readers can see it. */
 	smp_store_release(&s->fdev, fdev);
 out:
@@ -373,6 +394,72 @@ static long fastnet_read_info(struct fastnet_session *s, void __user *arg)
 	return copy_to_user(arg, &last, sizeof(last)) ? -EFAULT : 0;
 }
 
+/*
+ * FASTNET_SET_FILTER: attaches @fprog's program, or detaches with length 0.
+ * A refused program leaves the session's as it was.
+ */
+static long fastnet_set_filter(struct fastnet_session *s,
+			       const struct sock_fprog *fprog)
+{
+	struct fastnet_filter *filter = NULL, *old;
+	struct sock_filter *insns = NULL;
+	struct fastnet_dev *fdev;
+	size_t size;
+	long ret = 0;
+
+	if (fprog->len > BPF_MAXINSNS) {
+		pr_err_ratelimited("FASTNET_SET_FILTER: [ERROR]: %u instructions: more than BPF_MAXINSNS (%u)\n",
+				   fprog->len, BPF_MAXINSNS);
+		return -EINVAL;
+	}
+	/* Copied before bind_lock, as bind copies its request: no fault under it. */
+	if (fprog->len) {
+		size = array_size(fprog->len, sizeof(*insns));
+		insns = memdup_user(fprog->filter, size);
+		if (IS_ERR(insns))
+			return PTR_ERR(insns);
+	}
+
+	mutex_lock(&s->bind_lock);
+	fdev = s->fdev;
+	if (fdev && READ_ONCE(fdev->dead)) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (insns) {
+		filter = fastnet_filter_create(insns, fprog->len,
+					       fdev && fdev->mode == FASTNET_MODE_ZEROCOPY);
+		if (IS_ERR(filter)) {
+			ret = PTR_ERR(filter);
+			goto out;
+		}
+	}
+	if (fdev) {
+		old = rcu_replace_pointer(fdev->filter, filter,
+					  lockdep_is_held(&s->bind_lock));
+		/* Frames may be running it: freed after a grace period. */
+		fastnet_filter_release(old);
+	} else {
+		/* Unbound: no frame can see it. */
+		fastnet_filter_free(s->filter);
+		s->filter = filter;
+	}
+out:
+	mutex_unlock(&s->bind_lock);
+	kfree(insns);
+	return ret;
+}
+
+static long fastnet_set_filter_ioctl(struct fastnet_session *s,
+				     void __user *arg)
+{
+	struct sock_fprog fprog;
+
+	if (copy_from_user(&fprog, arg, sizeof(fprog)))
+		return -EFAULT;
+	return fastnet_set_filter(s, &fprog);
+}
+
 static long fastnet_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -388,10 +475,38 @@ static long fastnet_ioctl(struct file *file, unsigned int cmd,
 		return fastnet_ring_info_ioctl(s, argp);
 	case FASTNET_READ_INFO:
 		return fastnet_read_info(s, argp);
+	case FASTNET_SET_FILTER:
+		return fastnet_set_filter_ioctl(s, argp);
 	default:
 		return -ENOTTY;
 	}
 }
+
+#ifdef CONFIG_COMPAT
+/*
+ * struct sock_fprog holds a pointer: 32-bit callers pass a struct
+ * compat_sock_fprog, and the request's size (in its number) differs. Every
+ * other structure is fixed-width.
+ */
+#define FASTNET_SET_FILTER32	_IOW(FASTNET_IOC_MAGIC, 5, struct compat_sock_fprog)
+
+static long fastnet_compat_ioctl(struct file *file, unsigned int cmd,
+				 unsigned long arg)
+{
+	struct compat_sock_fprog fprog32;
+	struct sock_fprog fprog;
+
+	if (cmd != FASTNET_SET_FILTER32)
+		return compat_ptr_ioctl(file, cmd, arg);
+	if (copy_from_user(&fprog32, compat_ptr(arg), sizeof(fprog32)))
+		return -EFAULT;
+	fprog.len = fprog32.len;
+	fprog.filter = compat_ptr(fprog32.filter);
+	return fastnet_set_filter(file->private_data, &fprog);
+}
+#else
+#define fastnet_compat_ioctl NULL
+#endif
 
 /*
  * Copies one frame out, after its descriptor with FASTNET_BIND_HEADER, and
@@ -405,13 +520,16 @@ static ssize_t fastnet_read_frame(struct fastnet_session *s,
 	bool header = fdev->flags & FASTNET_BIND_HEADER;
 	size_t hlen = header ? sizeof(struct fastnet_slot) : 0;
 	struct fastnet_slot slot = {};
+	unsigned int snap;
 	size_t n;
 
 	if (iov_iter_count(to) < hlen) {
 		fastnet_queue_push_back(fdev, skb);
 		return -EINVAL;
 	}
-	n = min_t(size_t, iov_iter_count(to) - hlen, skb->len);
+	/* The filter's snap length, if it cut the frame, was counted then. */
+	snap = fastnet_skb_snaplen(skb);
+	n = min_t(size_t, iov_iter_count(to) - hlen, snap);
 	slot.timestamp_ns = fastnet_skb_tstamp(skb);
 	slot.data_offset = hlen;
 	slot.len = n;
@@ -425,7 +543,7 @@ static ssize_t fastnet_read_frame(struct fastnet_session *s,
 	}
 	slot.data_offset = 0;
 	s->last = slot;
-	if (n < skb->len)
+	if (n < snap && snap == skb->len)
 		atomic64_inc(&fdev->read_truncated);
 	consume_skb(skb);
 	return hlen + n;
@@ -557,6 +675,7 @@ static int fastnet_release(struct inode *inode, struct file *file)
 		rtnl_unlock();
 		fastnet_dev_free(fdev);
 	}
+	fastnet_filter_free(s->filter);
 	mutex_destroy(&s->read_lock);
 	mutex_destroy(&s->bind_lock);
 	kfree(s);
@@ -571,8 +690,8 @@ static const struct file_operations fastnet_fops = {
 	.poll = fastnet_poll,
 	.mmap = fastnet_mmap,
 	.unlocked_ioctl = fastnet_ioctl,
-	/* Fixed-width structures only: the same layout for 32-bit callers. */
-	.compat_ioctl = compat_ptr_ioctl,
+	/* Fixed-width structures but FASTNET_SET_FILTER's sock_fprog. */
+	.compat_ioctl = fastnet_compat_ioctl,
 	.llseek = no_llseek,
 };
 
@@ -606,6 +725,8 @@ static void __exit fastnet_exit(void)
 {
 	misc_deregister(&fastnet_misc);
 	unregister_netdevice_notifier(&fastnet_notifier);
+	/* Filters replaced while frames flowed are freed by RCU callbacks. */
+	rcu_barrier();
 }
 
 module_init(fastnet_init);

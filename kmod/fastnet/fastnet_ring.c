@@ -225,12 +225,15 @@ int fastnet_ring_mmap(struct fastnet_ring *ring, struct vm_area_struct *vma)
 }
 
 /*
- * Copies one frame (offset: where it starts relative to skb->data, <= 0 to
- * include the MAC header) into the next free slot and publishes it.
- * Returns -ENOBUFS when user space has not handed back a free slot.
+ * Copies one frame of @len bytes (offset: where it starts relative to
+ * skb->data, <= 0 to include the MAC header) into the next free slot, at
+ * most @snap bytes of it (the filter's snap length) and at most a slot,
+ * and publishes it. Returns -ENOBUFS when user space has not handed back a
+ * free slot.
  */
 int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
-			 int offset, unsigned int len, unsigned int *copied)
+			 int offset, unsigned int len, unsigned int snap,
+			 unsigned int *copied)
 {
 	struct fastnet_slot *desc;
 	unsigned int n, page_off;
@@ -249,7 +252,7 @@ int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,
 	}
 
 	slot = prod & (ring->slots - 1);
-	n = min(len, ring->slot_size);
+	n = min3(len, snap, ring->slot_size);
 	page = fastnet_ring_slot_page(ring, slot, &page_off);
 	ret = skb_copy_bits(skb, offset, page_address(page) + page_off, n);
 	if (ret)

@@ -21,6 +21,7 @@
 /* Where a queued frame's metadata lives: the skb is ours, so is its cb. */
 struct fastnet_skb_cb {
 	u64 tstamp_ns;
+	u32 snaplen;	/* bytes read() may return: the filter's snap length */
 };
 
 #define FASTNET_SKB_CB(skb) ((struct fastnet_skb_cb *)(skb)->cb)
@@ -32,6 +33,11 @@ void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
 	struct fastnet_pcpu_stats *s = this_cpu_ptr(fdev->stats);
 
 	u64_stats_update_begin(&s->syncp);
+	if (outcome == FASTNET_FILTERED) {
+		u64_stats_inc(&s->filtered);
+		u64_stats_update_end(&s->syncp);
+		return;
+	}
 	u64_stats_inc(&s->received);
 	u64_stats_add(&s->received_bytes, len);
 	if (outcome == FASTNET_DELIVERED) {
@@ -48,7 +54,7 @@ void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
 void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out)
 {
 	u64 received, received_bytes, delivered, delivered_bytes, dropped;
-	u64 truncated;
+	u64 truncated, filtered;
 	unsigned int start;
 	int cpu;
 
@@ -64,6 +70,7 @@ void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out)
 			delivered_bytes = u64_stats_read(&s->delivered_bytes);
 			dropped = u64_stats_read(&s->dropped);
 			truncated = u64_stats_read(&s->truncated);
+			filtered = u64_stats_read(&s->filtered);
 		} while (u64_stats_fetch_retry(&s->syncp, start));
 		out->received += received;
 		out->received_bytes += received_bytes;
@@ -71,6 +78,7 @@ void fastnet_stats_fold(struct fastnet_dev *fdev, struct fastnet_stats *out)
 		out->delivered_bytes += delivered_bytes;
 		out->dropped += dropped;
 		out->truncated += truncated;
+		out->filtered += filtered;
 	}
 	out->truncated += atomic64_read(&fdev->read_truncated);
 }
@@ -93,11 +101,12 @@ static int fastnet_mac_offset(const struct sk_buff *skb)
 /*
  * Mode READ: queue the frame itself when we may keep it, a clone when the
  * stack keeps it (pass-through) or someone else holds it too (a tap, or
- * pktgen, which feeds the same skb again and again).
+ * pktgen, which feeds the same skb again and again). read() returns at most
+ * @snap of its @len bytes.
  */
 static rx_handler_result_t fastnet_rx_queue(struct fastnet_dev *fdev,
 					    struct sk_buff *skb, int mac_off,
-					    unsigned int len)
+					    unsigned int len, unsigned int snap)
 {
 	bool pass = fdev->flags & FASTNET_BIND_PASS;
 	rx_handler_result_t result = pass ? RX_HANDLER_PASS : RX_HANDLER_CONSUMED;
@@ -113,6 +122,7 @@ static rx_handler_result_t fastnet_rx_queue(struct fastnet_dev *fdev,
 	skb_orphan(own);
 	skb_dst_drop(own);
 	FASTNET_SKB_CB(own)->tstamp_ns = fastnet_rx_time(skb);
+	FASTNET_SKB_CB(own)->snaplen = snap;
 
 	spin_lock(&queue->lock);
 	if (skb_queue_len(queue) >= fdev->queue_len ||
@@ -126,20 +136,23 @@ static rx_handler_result_t fastnet_rx_queue(struct fastnet_dev *fdev,
 	fdev->queue_bytes += own->truesize;
 	spin_unlock(&queue->lock);
 
-	fastnet_count(fdev, len, FASTNET_DELIVERED, len);
+	fastnet_count(fdev, len, FASTNET_DELIVERED, snap);
 	fastnet_wake(fdev);
 	return result;
 }
 
-/* Mode RING: copy into the next slot; the skb itself is never kept. */
+/*
+ * Mode RING: copy @snap of the frame's @len bytes into the next slot; the
+ * skb itself is never kept.
+ */
 static rx_handler_result_t fastnet_rx_ring(struct fastnet_dev *fdev,
 					   struct sk_buff *skb, int mac_off,
-					   unsigned int len)
+					   unsigned int len, unsigned int snap)
 {
 	unsigned int copied;
 	int ret;
 
-	ret = fastnet_ring_produce(fdev->ring, skb, mac_off, len, &copied);
+	ret = fastnet_ring_produce(fdev->ring, skb, mac_off, len, snap, &copied);
 	if (ret) {
 		fastnet_count(fdev, len, FASTNET_DROPPED, 0);
 	} else {
@@ -156,11 +169,27 @@ static rx_handler_result_t fastnet_rx_ring(struct fastnet_dev *fdev,
 	return RX_HANDLER_CONSUMED;
 }
 
+/*
+ * The filter rejected the frame: counted as filtered only, and then what
+ * the mode does with every frame, delivery aside: on up the stack with
+ * pass-through, else consumed (not a drop: nothing went wrong).
+ */
+static rx_handler_result_t fastnet_rx_filtered(struct fastnet_dev *fdev,
+					       struct sk_buff *skb)
+{
+	fastnet_count(fdev, 0, FASTNET_FILTERED, 0);
+	if (fdev->flags & FASTNET_BIND_PASS)
+		return RX_HANDLER_PASS;
+	consume_skb(skb);
+	return RX_HANDLER_CONSUMED;
+}
+
 rx_handler_result_t fastnet_rx_handler(struct sk_buff **pskb)
 {
 	struct sk_buff *skb = *pskb;
+	struct fastnet_filter *filter;
 	struct fastnet_dev *fdev;
-	unsigned int len;
+	unsigned int len, snap;
 	int mac_off;
 
 	/* Our own multicast looped back is not something the device received. */
@@ -168,8 +197,20 @@ rx_handler_result_t fastnet_rx_handler(struct sk_buff **pskb)
 		return RX_HANDLER_PASS;
 
 	fdev = rcu_dereference(skb->dev->rx_handler_data);
+	/* ZEROCOPY: the NIC's frames never become skbs; others go on. */
+	if (unlikely(fdev->mode == FASTNET_MODE_ZEROCOPY))
+		return RX_HANDLER_PASS;
 	mac_off = fastnet_mac_offset(skb);
 	len = skb->len - mac_off;
+
+	/* Under the rcu_read_lock() of the receive path. */
+	filter = rcu_dereference(fdev->filter);
+	snap = len;
+	if (filter) {
+		snap = min(fastnet_filter_skb(filter, skb, mac_off), len);
+		if (!snap)
+			return fastnet_rx_filtered(fdev, skb);
+	}
 
 	switch (fdev->mode) {
 	case FASTNET_MODE_DROP:
@@ -177,12 +218,9 @@ rx_handler_result_t fastnet_rx_handler(struct sk_buff **pskb)
 		consume_skb(skb);
 		return RX_HANDLER_CONSUMED;
 	case FASTNET_MODE_READ:
-		return fastnet_rx_queue(fdev, skb, mac_off, len);
-	case FASTNET_MODE_RING:
-		return fastnet_rx_ring(fdev, skb, mac_off, len);
+		return fastnet_rx_queue(fdev, skb, mac_off, len, snap);
 	default:
-		/* ZEROCOPY: the NIC's frames never become skbs; others go on. */
-		return RX_HANDLER_PASS;
+		return fastnet_rx_ring(fdev, skb, mac_off, len, snap);
 	}
 }
 
@@ -202,6 +240,11 @@ u64 fastnet_rx_time(const struct sk_buff *skb)
 u64 fastnet_skb_tstamp(const struct sk_buff *skb)
 {
 	return FASTNET_SKB_CB(skb)->tstamp_ns;
+}
+
+unsigned int fastnet_skb_snaplen(const struct sk_buff *skb)
+{
+	return FASTNET_SKB_CB(skb)->snaplen;
 }
 
 /* Process context, against the handler on any CPU: BH off. */

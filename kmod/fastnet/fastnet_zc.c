@@ -31,6 +31,7 @@
 #include <linux/timekeeping.h>
 
 #include "fastnet.h"
+#include "fastnet_bpf.h"
 #include "fastnet_zc.h"
 
 /* A driver's registration for one device. */
@@ -159,8 +160,41 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma)
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_arm);
 
-/* Publishes buffer @buf, holding a frame of @len bytes, at the producer. */
-static void fastnet_zc_publish(struct fastnet_zc *zc, u32 buf, unsigned int len)
+/*
+ * The session's filter on a frame in a slot (or still in the driver's
+ * buffer), from its Ethernet header: its snap length, at most @len; 0
+ * rejects it. fastnet_bpf_run(), as there is no skb: FASTNET_SET_FILTER and
+ * FASTNET_BIND let no program that needs one reach a zero-copy session.
+ */
+static unsigned int fastnet_zc_filter(struct fastnet_zc *zc, const u8 *frame,
+				      unsigned int len)
+{
+	struct fastnet_filter *filter;
+	unsigned int snap = len;
+
+	rcu_read_lock();
+	filter = rcu_dereference(zc->fdev->filter);
+	if (filter)
+		snap = min(fastnet_bpf_run(filter->insns, frame, len), len);
+	rcu_read_unlock();
+	return snap;
+}
+
+/* The kernel address of buffer @buf: a slot, physically contiguous. */
+static u8 *fastnet_zc_buf_addr(struct fastnet_zc *zc, u32 buf)
+{
+	unsigned int off;
+	struct page *page = fastnet_ring_slot_page(zc->ring, buf, &off);
+
+	return page_address(page) + off;
+}
+
+/*
+ * Publishes buffer @buf, holding a frame of @len bytes of which user space
+ * gets @snap (the filter's snap length), at the producer.
+ */
+static void fastnet_zc_publish(struct fastnet_zc *zc, u32 buf, unsigned int len,
+			       unsigned int snap)
 {
 	struct fastnet_ring *ring = zc->ring;
 	u32 mask = ring->slots - 1;
@@ -174,10 +208,10 @@ static void fastnet_zc_publish(struct fastnet_zc *zc, u32 buf, unsigned int len)
 	desc = &ring->desc[prod & mask];
 	desc->timestamp_ns = ktime_get_real_ns();
 	desc->data_offset = ring->ctrl_size + (size_t)buf * ring->slot_size;
-	desc->len = len;
+	desc->len = snap;
 	desc->orig_len = len;
 	desc->status = FASTNET_SLOT_READY;
-	desc->flags = 0;
+	desc->flags = snap < len ? FASTNET_PKT_TRUNC : 0;
 	desc->reserved = 0;
 	zc->owner[prod & mask] = buf;
 
@@ -185,13 +219,14 @@ static void fastnet_zc_publish(struct fastnet_zc *zc, u32 buf, unsigned int len)
 	/* Frame and descriptor are written before the index says so. */
 	smp_store_release(&ring->hdr->producer, prod + 1);
 	zc->published = true;
-	fastnet_count(zc->fdev, len, FASTNET_DELIVERED, len);
+	fastnet_count(zc->fdev, len, FASTNET_DELIVERED, snap);
 }
 
 void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 			unsigned int flags)
 {
 	struct fastnet_ring *ring = zc->ring;
+	unsigned int snap;
 
 	if (WARN_ON_ONCE(buf >= ring->slots))
 		return;
@@ -202,7 +237,14 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 	}
 	dma_sync_single_for_cpu(zc->reg->dma_dev, zc->dma[buf], len,
 				DMA_FROM_DEVICE);
-	fastnet_zc_publish(zc, buf, len);
+	snap = fastnet_zc_filter(zc, fastnet_zc_buf_addr(zc, buf), len);
+	if (!snap) {
+		/* Never published: straight back to the NIC, as a drop's. */
+		zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
+		fastnet_count(zc->fdev, len, FASTNET_FILTERED, 0);
+		return;
+	}
+	fastnet_zc_publish(zc, buf, len, snap);
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_receive);
 
@@ -217,20 +259,27 @@ void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
 			     unsigned int len, unsigned int flags)
 {
 	struct fastnet_ring *ring = zc->ring;
-	unsigned int off;
-	struct page *page;
+	unsigned int snap;
 	u32 b;
 
-	if (unlikely(flags || !len || len > ring->slot_size ||
-		     !fastnet_zc_copy_room(zc))) {
+	if (unlikely(flags || !len || len > ring->slot_size)) {
+		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
+		return;
+	}
+	/* Filtered in the driver's buffer: a rejected frame takes no slot. */
+	snap = fastnet_zc_filter(zc, data, len);
+	if (!snap) {
+		fastnet_count(zc->fdev, len, FASTNET_FILTERED, 0);
+		return;
+	}
+	if (unlikely(!fastnet_zc_copy_room(zc))) {
 		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
 		return;
 	}
 	b = zc->free[zc->free_head++ & (ring->slots - 1)];
 	/* A free slot: neither the NIC nor user space has it. */
-	page = fastnet_ring_slot_page(ring, b, &off);
-	memcpy(page_address(page) + off, data, len);
-	fastnet_zc_publish(zc, b, len);
+	memcpy(fastnet_zc_buf_addr(zc, b), data, len);
+	fastnet_zc_publish(zc, b, len, snap);
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_receive_copy);
 

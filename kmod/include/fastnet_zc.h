@@ -62,7 +62,10 @@ void fastnet_zc_unregister(struct net_device *dev);
 unsigned int fastnet_zc_buf_size(const struct fastnet_zc *zc);
 /* The next buffer to arm, or false when user space holds all the others. */
 bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma);
-/* A buffer the NIC completed: published to the ring, or dropped. */
+/*
+ * A buffer the NIC completed: published to the ring, or, dropped or
+ * rejected by the session's filter, back to the free buffers.
+ */
 void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 			unsigned int flags);
 /*

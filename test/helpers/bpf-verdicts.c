@@ -13,6 +13,9 @@
  *   bpf-verdicts check PROGRAMS
  *       one JSON line per program: fastnet_bpf_check()'s verdict, rule and
  *       instruction index.
+ *   bpf-verdicts check-skb PROGRAMS
+ *       the same with fastnet_bpf_check_skb(): the kernel's rules alone,
+ *       as for programs that run on skbs (fastnet's copy modes).
  *   bpf-verdicts run PROGRAMS FRAMES
  *       one JSON line per program (which must pass the check): both
  *       interpreters' return values on every frame.
@@ -295,7 +298,7 @@ static int cmd_match(const char *expr_path, const char *frames_path)
 	return 0;
 }
 
-static int cmd_check(const char *progs_path)
+static int cmd_check(const char *progs_path, int skb)
 {
 	size_t n, i;
 	struct item *progs = read_items(progs_path, &n);
@@ -304,7 +307,8 @@ static int cmd_check(const char *progs_path)
 		unsigned int len, at = 0;
 		struct sock_filter *prog = parse_program(progs[i].value, &len);
 		const char *why = NULL;
-		int rc = fastnet_bpf_check(prog, len, &why, &at);
+		int rc = skb ? fastnet_bpf_check_skb(prog, len, &why, &at) :
+			       fastnet_bpf_check(prog, len, &why, &at);
 
 		printf("{\"name\":");
 		print_json_string(stdout, progs[i].name);
@@ -354,9 +358,11 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "match"))
 		return cmd_match(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "check"))
-		return cmd_check(argv[2]);
+		return cmd_check(argv[2], 0);
+	if (argc == 3 && !strcmp(argv[1], "check-skb"))
+		return cmd_check(argv[2], 1);
 	if (argc == 4 && !strcmp(argv[1], "run"))
 		return cmd_run(argv[2], argv[3]);
-	fprintf(stderr, "usage: bpf-verdicts match EXPRESSIONS FRAMES | check PROGRAMS | run PROGRAMS FRAMES\n");
+	fprintf(stderr, "usage: bpf-verdicts match EXPRESSIONS FRAMES | check PROGRAMS | check-skb PROGRAMS | run PROGRAMS FRAMES\n");
 	return 2;
 }

@@ -11,6 +11,7 @@
 #ifndef _UAPI_FASTNET_H
 #define _UAPI_FASTNET_H
 
+#include <linux/filter.h>	/* struct sock_fprog, for FASTNET_SET_FILTER */
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -78,14 +79,17 @@ struct fastnet_bind {
 };
 
 /*
- * Per-session counters. Every frame the handler sees is received; in modes
- * READ and RING it is then either delivered (queued, or published to the
- * ring) or dropped (queue or ring full, or no memory for the copy). In mode
- * DROP frames are only received. truncated counts frames delivered shorter
- * than they were (ring slot or read() buffer too small). In mode ZEROCOPY
- * received counts the buffers the NIC completed; dropped, those with its
- * error bits, spanning several buffers, or oversized; missed, the frames
- * the NIC itself dropped while it had no armed slot (its own counter).
+ * Per-session counters. Every frame the handler sees is received, unless
+ * the session's filter rejects it: then it is filtered, and nothing else
+ * (as a packet socket's tp_packets counts only what passed its filter). In
+ * modes READ and RING a received frame is then either delivered (queued, or
+ * published to the ring) or dropped (queue or ring full, or no memory for
+ * the copy). In mode DROP frames are only received. truncated counts frames
+ * delivered shorter than they were (the filter's snap length, a ring slot or
+ * a read() buffer too small). In mode ZEROCOPY received counts the buffers
+ * the NIC completed that passed the filter; dropped, those with its error
+ * bits, spanning several buffers, or oversized (never filtered); missed, the
+ * frames the NIC itself dropped while it had no armed slot (its own counter).
  */
 struct fastnet_stats {
 	__u64 received;
@@ -95,7 +99,7 @@ struct fastnet_stats {
 	__u64 dropped;
 	__u64 truncated;
 	__u64 missed;		/* ZEROCOPY: dropped by the NIC, no slot armed */
-	__u64 reserved[1];
+	__u64 filtered;		/* rejected by the filter (FASTNET_SET_FILTER) */
 };
 
 /*
@@ -182,5 +186,31 @@ struct fastnet_ring_info {
  * FASTNET_BIND_HEADER returns each frame with its descriptor instead.
  */
 #define FASTNET_READ_INFO	_IOR(FASTNET_IOC_MAGIC, 4, struct fastnet_slot)
+/*
+ * Attaches a classic BPF program to the session, as SO_ATTACH_FILTER does to
+ * a socket (the format pcap_compile() and `tcpdump -dd` emit for Ethernet),
+ * replacing the one it had; a program of length 0 detaches it. Before or
+ * after FASTNET_BIND, in every mode; a frame in flight meanwhile sees the
+ * old program or the new one. It runs on each frame from its Ethernet
+ * header, and its return value is the snap length: 0 rejects the frame
+ * (counted in filtered, never delivered), a value below the frame's length
+ * delivers only that many bytes (the descriptor's orig_len keeps the
+ * frame's length, with FASTNET_PKT_TRUNC). In modes DROP, READ and RING the
+ * program is the kernel's own classic BPF, run on the skb. In mode ZEROCOPY
+ * fastnet runs it on the bytes in the slot, without an skb, so loads of skb
+ * data (SKF_AD_OFF ancillary data, SKF_NET_OFF- or SKF_LL_OFF-relative
+ * loads) are refused there: by this call on a session in zero-copy, and by
+ * FASTNET_BIND into zero-copy of a session that has such a program. What
+ * becomes of a frame after the filter is its mode's: with FASTNET_BIND_PASS
+ * it goes on up the stack, rejected or not; without, it is consumed.
+ *
+ * EINVAL: a bad program (the kernel's rules, as for SO_ATTACH_FILTER: known
+ * opcodes, jumps forward and inside, scratch memory written before read, a
+ * return last), more than BPF_MAXINSNS instructions, or a load of skb data
+ * in zero-copy; the kernel log names the instruction and the rule, in a line
+ * with "[ERROR]", and the session keeps the program it had. ENODEV once the
+ * bound device is gone; EFAULT; ENOMEM.
+ */
+#define FASTNET_SET_FILTER	_IOW(FASTNET_IOC_MAGIC, 5, struct sock_fprog)
 
 #endif /* _UAPI_FASTNET_H */
