@@ -5,7 +5,7 @@ SHELL := /bin/bash
 KVER := $(shell qemu/kernel-version.sh)
 BIN := node_modules/.bin
 
-NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h)
+NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h) kmod/fastnet/fastnet_bpf.c kmod/fastnet/fastnet_bpf.h
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
 KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
 # bpf-verdicts is a host tool linked with libpcap, which its unit test

@@ -3,11 +3,13 @@
     {
       "target_name": "kmodlab",
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).map(f => 'native/' + f).join(' ')\")"
+        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).map(f => 'native/' + f).join(' ')\")",
+        "kmod/fastnet/fastnet_bpf.c"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "kmod/include"
+        "kmod/include",
+        "kmod/fastnet"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -17,6 +19,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2"],
       "libraries": ["-lpcap", "-lxdp", "-lbpf"]
     }

@@ -3,7 +3,9 @@
 // (normal, drop, read, ring, zerocopy). Frames come one at a time (read), in batches
 // (readBatch, ring.drain), counted without a copy (readCount, ring.count),
 // as an async iterator of batches, or through a callback per batch (loop).
-// close(), or `using`, puts the device back to normal.
+// A filter (a tcpdump expression or a classic BPF program) picks the frames
+// in the kernel, in every mode. close(), or `using`, puts the device back to
+// normal.
 import * as fs from 'node:fs';
 
 import { Wakers, batchesOf, loopOver } from './batch-iterator';
@@ -14,7 +16,9 @@ import {
   checkObject,
   checkOneOf,
   checkPowerOfTwo,
+  checkString,
   errorCode,
+  invalidArgType,
   invalidArgValue,
   invalidState,
   outOfRange,
@@ -51,6 +55,91 @@ export const LIMITS = {
   queueLengthDefault: uapi.QUEUE_LEN_DEFAULT,
 } as const;
 
+/**
+ * One classic BPF instruction, field for field a struct sock_filter, as `tcpdump -dd` prints
+ * it: `{ code: 0x28, jt: 0, jf: 0, k: 0x0000000c }`.
+ */
+export interface BpfInstruction {
+  /** The opcode, 0 to 65535. */
+  code: number;
+  /** Conditional jumps: instructions skipped when the test holds, 0 to 255. */
+  jt: number;
+  /** ... and when it does not, 0 to 255. */
+  jf: number;
+  /** The constant: a 32-bit integer, unsigned (or signed, for offsets such as SKF_AD_OFF + n). */
+  k: number;
+}
+
+/** A compiled classic BPF program, as SO_ATTACH_FILTER and FASTNET_SET_FILTER take it. */
+export type BpfProgram = readonly BpfInstruction[];
+
+/**
+ * Which frames a session keeps: a tcpdump expression (compiled by libpcap for Ethernet, as
+ * `tcpdump -i DEV EXPRESSION` would), or a compiled program. The program's return value is the
+ * snap length: 0 rejects the frame, less than its length delivers only that many bytes.
+ */
+export type Filter = string | BpfProgram;
+
+/** Instructions a program may have (the kernel's BPF_MAXINSNS); FASTNET_SET_FILTER refuses more with EINVAL. */
+export const MAX_FILTER_INSTRUCTIONS = uapi.BPF_MAXINSNS;
+
+/** The snap length compileFilter() writes into a program unless told: libpcap's largest, so whole frames. */
+export const DEFAULT_FILTER_SNAP_LENGTH = 262144;
+
+const INSN_SIZE = uapi.SOCK_FILTER_SIZE;
+
+/** The instructions of struct sock_filter records. */
+export function decodeProgram(bytes: Uint8Array): BpfInstruction[] {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const program: BpfInstruction[] = [];
+  for (let at = 0; at + INSN_SIZE <= view.length; at += INSN_SIZE) {
+    program.push({ code: view.readUInt16LE(at), jt: view[at + 2], jf: view[at + 3], k: view.readUInt32LE(at + 4) });
+  }
+  return program;
+}
+
+/**
+ * Packs a program into struct sock_filter records, checking each field (ERR_INVALID_ARG_TYPE,
+ * ERR_OUT_OF_RANGE, naming it: `filter[3].k`) and the length: 1 to 65535 instructions, what a
+ * struct sock_fprog can say (the kernel itself refuses more than MAX_FILTER_INSTRUCTIONS).
+ */
+export function encodeProgram(program: BpfProgram, name = 'program'): Buffer {
+  if (!Array.isArray(program)) throw invalidArgType(name, 'Array', program);
+  if (program.length === 0 || program.length > 0xffff) {
+    throw outOfRange(`${name}.length`, 'an integer >= 1 && <= 65535 (a program has at least one instruction; null detaches)', program.length);
+  }
+  const bytes = Buffer.alloc(program.length * INSN_SIZE);
+  program.forEach((insn: unknown, i) => {
+    const at = `${name}[${i}]`;
+    checkObject(at, insn);
+    const { code, jt, jf, k } = insn as Record<string, unknown>;
+    bytes.writeUInt16LE(checkInteger(`${at}.code`, code, 0, 0xffff), i * INSN_SIZE);
+    bytes[i * INSN_SIZE + 2] = checkInteger(`${at}.jt`, jt, 0, 0xff);
+    bytes[i * INSN_SIZE + 3] = checkInteger(`${at}.jf`, jf, 0, 0xff);
+    bytes.writeUInt32LE(checkInteger(`${at}.k`, k, -(2 ** 31), 2 ** 32 - 1) >>> 0, i * INSN_SIZE + 4);
+  });
+  return bytes;
+}
+
+/**
+ * Compiles a tcpdump expression into classic BPF for Ethernet frames (libpcap's pcap_compile,
+ * optimized), the program returning `snapLength` (default DEFAULT_FILTER_SNAP_LENGTH, whole
+ * frames) for the frames it accepts. A bad expression is ERR_INVALID_ARG_VALUE with libpcap's
+ * message.
+ */
+export function compileFilter(expression: string, snapLength = DEFAULT_FILTER_SNAP_LENGTH): BpfInstruction[] {
+  checkString('expression', expression);
+  checkInteger('snapLength', snapLength, 1, DEFAULT_FILTER_SNAP_LENGTH);
+  return decodeProgram(native.capture.compileFilter(expression, snapLength));
+}
+
+/** A filter's struct sock_filter records: compiled if an expression, checked if a program. */
+export function filterBytes(name: string, filter: Filter, snapLength = DEFAULT_FILTER_SNAP_LENGTH): Buffer {
+  if (typeof filter === 'string') return native.capture.compileFilter(filter, snapLength);
+  if (!Array.isArray(filter)) throw invalidArgType(name, ['string', 'Array'], filter);
+  return encodeProgram(filter, name);
+}
+
 export interface BindOptions {
   /** ring: number of slots, a power of two from 2 to 65536 (default LIMITS.ringSlotsDefault, 1024). */
   slots?: number;
@@ -62,6 +151,11 @@ export interface BindOptions {
   queueLength?: number;
   /** ring: poll()/wait() report the ring readable per batch (half full, or its oldest frame about 1 ms old), not per frame. */
   batch?: boolean;
+  /**
+   * Every mode but normal: the session's filter, attached before the bind so that it applies from
+   * the first frame (as setFilter() does). A refused bind leaves the session's filter as it was.
+   */
+  filter?: Filter;
 }
 
 export interface OpenOptions {
@@ -85,7 +179,7 @@ export interface BatchOptions {
 
 /** The session's counters (FASTNET_STATS). */
 export interface Stats {
-  /** Frames the handler saw. */
+  /** Frames the handler saw that the filter kept (all of them without a filter). */
   received: number;
   receivedBytes: number;
   /** Frames queued for read() or published to the ring. */
@@ -98,6 +192,8 @@ export interface Stats {
   truncated: number;
   /** zerocopy: frames the NIC itself dropped for lack of an armed slot (its missed-packets counter). */
   nicMissed: number;
+  /** Frames the filter rejected: neither received nor dropped. */
+  filtered: number;
 }
 
 /** One frame, from its Ethernet header. */
@@ -159,6 +255,7 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
   queueLength: ['read'],
   passThrough: ['read', 'ring'],
   batch: ['ring'],
+  filter: ['drop', 'read', 'ring', 'zerocopy'],
 };
 
 /**
@@ -223,6 +320,7 @@ export function decodeStats(buffer: Buffer): Stats {
     dropped: u64(4),
     truncated: u64(5),
     nicMissed: u64(6),
+    filtered: u64(7),
   };
 }
 
@@ -331,6 +429,8 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   #mode: ModeName | undefined;
   #device: string | undefined;
   #ring: Ring | undefined;
+  /** The program the kernel holds for this session (FASTNET_SET_FILTER), or null. */
+  #filter: Buffer | null = null;
   /** The wakers of pending waits and iterations, woken by close(). */
   readonly #wakers = new Wakers();
 
@@ -360,9 +460,13 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     return this.#mode;
   }
 
-  /** Why the kernel refused FASTNET_BIND, where the library can tell. */
-  #bindRefusal(code: string | undefined, device: string): string | undefined {
+  /** Why the kernel refused FASTNET_BIND, where the library can tell; `filter` is the one attached. */
+  #bindRefusal(code: string | undefined, device: string, mode: ModeName, filter: Buffer | null): string | undefined {
     switch (code) {
+      case 'EINVAL': {
+        const fault = mode === 'zerocopy' && filter ? uapi.checkProgram(filter, true) : null;
+        return fault ? `the session's filter cannot run in zero-copy: ${describeFault(fault, filter!)}` : undefined;
+      }
       case 'EBUSY':
         return this.#mode !== undefined
           ? `this session is already bound to ${this.#device} in mode ${this.#mode}: a session binds once, open another`
@@ -410,18 +514,23 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
   bind(device: string, mode: ModeName | number, options: BindOptions = {}): this {
     const request = bindRequest(device, mode, options);
     const name = modeName(modeNumber(mode));
+    const program = options.filter === undefined ? undefined : filterBytes('filter', options.filter);
     const fd = this.fd;
+    const previous = this.#filter;
+    // Before the bind, so that it applies from the first frame; a bound session refuses the bind anyway.
+    if (program !== undefined && this.#mode === undefined) this.#attach(fd, program);
     try {
       native.ioctl(fd, uapi.BIND, request, this.path);
     } catch (error) {
-      const why = this.#bindRefusal(errorCode(error), device);
+      const why = this.#bindRefusal(errorCode(error), device, name, this.#filter);
+      if (this.#filter !== previous) this.#restoreFilter(fd, previous);
       throw withReason(error, `binding ${device} in mode ${name}${why ? `: ${why}` : ''}`);
     }
     if (name === 'ring' || name === 'zerocopy') {
       try {
         this.#ring = new Ring(fd, this.path);
       } catch (error) {
-        throw withReason(error, `mapping the ring of ${device} in mode ${name}; ${this.#unbind()}`);
+        throw withReason(error, `mapping the ring of ${device} in mode ${name}; ${this.#unbind(previous)}`);
       }
     }
     this.#mode = name;
@@ -433,18 +542,71 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
    * A session binds once for its life, so a bind whose ring cannot be mapped
    * would leave it bound, useless, and holding the device: closing the
    * descriptor undoes the bind, and a new one makes the session unbound
-   * again. Says which it managed.
+   * again, with the filter it had before (`filter`). Says which it managed.
    */
-  #unbind(): string {
+  #unbind(filter: Buffer | null): string {
     const fd = this.#fd;
     this.#fd = -1;
+    this.#filter = null;
     fs.closeSync(fd);
     try {
       this.#fd = fs.openSync(DEVICE_PATH, this.#flags);
-      return 'the session is unbound again';
     } catch (error) {
       return `the session is closed: reopening ${DEVICE_PATH} failed (${(error as Error).message})`;
     }
+    return `the session is unbound again${filter ? this.#restoreFilter(this.#fd, filter) : ''}`;
+  }
+
+  /** Puts back the filter a failed call replaced; says so if it could not. */
+  #restoreFilter(fd: number, filter: Buffer | null): string {
+    try {
+      uapi.setFilter(fd, filter, this.path);
+      this.#filter = filter;
+      return '';
+    } catch (error) {
+      return `, without its filter: restoring it failed (${(error as Error).message})`;
+    }
+  }
+
+  /**
+   * FASTNET_SET_FILTER: from now on the session keeps only the frames `filter` accepts (a tcpdump
+   * expression, compiled by libpcap for Ethernet, or a compiled program), cut to the snap length
+   * it returns; null removes it. Before or after bind(), in every mode, while frames flow: each
+   * frame sees the old program or the new. Rejected frames count in stats().filtered. A bad
+   * expression is ERR_INVALID_ARG_VALUE with libpcap's message; a program the kernel refuses is
+   * EINVAL (code, errno, syscall, path), with the instruction and the rule in its `reason`, and
+   * the session keeps the filter it had. Zero-copy runs programs without an skb: one that loads
+   * skb data (SKF_AD_OFF, SKF_NET_OFF, SKF_LL_OFF) is refused there.
+   */
+  setFilter(filter: Filter | null): this {
+    const fd = this.fd;
+    this.#attach(fd, filter === null ? null : filterBytes('filter', filter));
+    return this;
+  }
+
+  #attach(fd: number, program: Buffer | null): void {
+    try {
+      uapi.setFilter(fd, program, this.path);
+    } catch (error) {
+      throw withReason(error, this.#filterRefusal(errorCode(error), program));
+    }
+    this.#filter = program;
+  }
+
+  /** The session's filter, as the kernel has it (an expression compiled), or null. */
+  get filter(): BpfInstruction[] | null {
+    return this.#filter && decodeProgram(this.#filter);
+  }
+
+  /** Why the kernel refused FASTNET_SET_FILTER, where the library can tell. */
+  #filterRefusal(code: string | undefined, program: Buffer | null): string {
+    const what = program ? `setting a filter of ${program.length / INSN_SIZE} instructions` : 'removing the filter';
+    if (code === 'ENODEV') return `${what}: the device this session was bound to, ${this.#device}, is gone`;
+    if (code !== 'EINVAL' || !program) return what;
+    const zerocopy = this.#mode === 'zerocopy';
+    const fault = uapi.checkProgram(program, zerocopy);
+    if (!fault) return `${what}: the kernel refused it`;
+    return `${what}: ${describeFault(fault, program)}${zerocopy && fault.reason.includes('needs an skb') ? ', and this session is in zero-copy, whose frames have none' : ''}`;
   }
 
   /** FASTNET_STATS. ENODEV once the device is gone; ERR_INVALID_STATE before bind(). */
@@ -578,6 +740,13 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
     }
     return invalidState('poll() reported an error on the session but FASTNET_STATS did not');
   }
+}
+
+/** "instruction 3: unknown opcode", or the length that broke the limit. */
+function describeFault(fault: { reason: string; at: number }, program: Buffer): string {
+  const length = program.length / INSN_SIZE;
+  if (length > MAX_FILTER_INSTRUCTIONS) return `${length} instructions: more than BPF_MAXINSNS (${MAX_FILTER_INSTRUCTIONS})`;
+  return `instruction ${fault.at} of ${length}: ${fault.reason}`;
 }
 
 /** Opens a session of /dev/fastnet (non-blocking unless asked). */

@@ -58,6 +58,11 @@ export interface FastnetNative {
   readonly STATS: number;
   readonly RING_INFO: number;
   readonly READ_INFO: number;
+  readonly SET_FILTER: number;
+  /** Instructions a classic BPF program may have (the kernel's BPF_MAXINSNS). */
+  readonly BPF_MAXINSNS: number;
+  /** Bytes of one struct sock_filter. */
+  readonly SOCK_FILTER_SIZE: number;
   /** Structure sizes and field offsets, from the UAPI header. */
   readonly BIND_SIZE: number;
   readonly BIND_MODE_OFFSET: number;
@@ -83,6 +88,14 @@ export interface FastnetNative {
   readBatch(fd: number, max: number, snapLength: number, wait: boolean, path?: string): FastnetRawBatch;
   /** Mode READ: reads up to `max` frames and counts them without copying them to JS. */
   readCount(fd: number, max: number, snapLength: number, wait: boolean, countIPv4: boolean, path?: string): FastnetCounts;
+  /** FASTNET_SET_FILTER with `program` (struct sock_filter records), or null to detach. */
+  setFilter(fd: number, program: Uint8Array | null, path?: string): void;
+  /**
+   * fastnet's own check of a program (kmod/fastnet/fastnet_bpf.c, built into the addon): null if
+   * it passes, else the rule it breaks and the instruction's index. `zerocopy`: zero-copy's rules
+   * (no load of skb data), else the kernel's (programs run on skbs).
+   */
+  checkProgram(program: Uint8Array, zerocopy: boolean): { reason: string; at: number } | null;
   /** Frames of a batch whose EtherType is IPv4. */
   countIPv4(data: Buffer, meta: Uint32Array, count: number): number;
   /** Mode RING: takes up to `max` published slots, counts them, hands them back. */
@@ -123,6 +136,10 @@ export interface CaptureNative {
   Capture: new (method: string, options: Omit<CaptureOptions, 'signal' | 'batch'> & { device: string }) => NativeCaptureHandle;
   /** Compiles a tcpdump expression (throws ERR_INVALID_ARG_VALUE); returns its instruction count. */
   checkFilter(expression: string, snapLength?: number): number;
+  /** Compiles a tcpdump expression for Ethernet (ERR_INVALID_ARG_VALUE): struct sock_filter records. */
+  compileFilter(expression: string, snapLength?: number): Buffer;
+  /** libpcap's pcap_offline_filter() of `program` (which must pass bpf_validate) on `frame`: the snap length, 0 if rejected. */
+  offlineFilter(program: Uint8Array, frame: Uint8Array): number;
   readonly libpcapVersion: string;
 }
 

@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFastnet(env, exports);
   InitFastnetRing(env, exports);
   InitFastnetWait(env, exports);
+  InitFastnetFilter(env, exports);
   InitCapture(env, exports);
   return exports;
 }

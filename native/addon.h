@@ -10,10 +10,11 @@ void InitIoctl(Napi::Env env, Napi::Object exports);
 void InitMapping(Napi::Env env, Napi::Object exports);
 void InitKshram(Napi::Env env, Napi::Object exports);
 void InitKernelModule(Napi::Env env, Napi::Object exports);
-// fastnet: InitFastnet creates exports.fastnet, the other two add to it.
+// fastnet: InitFastnet creates exports.fastnet, the others add to it.
 void InitFastnet(Napi::Env env, Napi::Object exports);
 void InitFastnetRing(Napi::Env env, Napi::Object exports);
 void InitFastnetWait(Napi::Env env, Napi::Object exports);
+void InitFastnetFilter(Napi::Env env, Napi::Object exports);
 // capture: the methods over AF_PACKET, libpcap and AF_XDP (native/capture*.cc).
 void InitCapture(Napi::Env env, Napi::Object exports);
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "addon.h"
@@ -59,12 +60,39 @@ Filter::Filter(Napi::Env env, const std::string& expression, uint32_t snap_lengt
                                    ". Received " + expression);
 }
 
+Filter::Filter(Napi::Env env, const std::vector<uint8_t>& program)
+    : program_(std::make_unique<Program>()) {
+  static_assert(sizeof(struct bpf_insn) == 8, "struct sock_filter's layout");
+  size_t count = program.size() / sizeof(struct bpf_insn);
+  if (count == 0 || count > 0xffff || count * sizeof(struct bpf_insn) != program.size())
+    throw InvalidArgValue(env, "The \"filter\" option is not a program: 1 to 65535 struct sock_filter records");
+  // pcap_freecode() frees it.
+  program_->bpf.bf_insns = static_cast<struct bpf_insn*>(malloc(program.size()));
+  if (program_->bpf.bf_insns == nullptr)
+    throw ErrnoError(env, ENOMEM, "malloc");
+  std::memcpy(program_->bpf.bf_insns, program.data(), program.size());
+  program_->bpf.bf_len = static_cast<u_int>(count);
+}
+
+void Filter::Validate(Napi::Env env) const {
+  if (bpf_validate(program_->bpf.bf_insns, static_cast<int>(program_->bpf.bf_len)) == 0)
+    throw InvalidArgValue(env, "The \"filter\" option is not a valid classic BPF program (libpcap's bpf_validate)");
+}
+
+std::unique_ptr<Filter> Filter::FromOptions(Napi::Env env, const Options& options) {
+  if (!options.filter_program.empty())
+    return std::make_unique<Filter>(env, options.filter_program);
+  if (!options.filter.empty())
+    return std::make_unique<Filter>(env, options.filter, options.snap_length);
+  return nullptr;
+}
+
 Filter::~Filter() { pcap_freecode(&program_->bpf); }
 
-bool Filter::Match(const uint8_t* frame, uint32_t length) const {
+uint32_t Filter::Run(const uint8_t* frame, uint32_t length) const {
   struct pcap_pkthdr h = {};
   h.caplen = h.len = length;
-  return pcap_offline_filter(&program_->bpf, &h, frame) != 0;
+  return static_cast<uint32_t>(pcap_offline_filter(&program_->bpf, &h, frame));
 }
 
 const void* Filter::Instructions() const { return program_->bpf.bf_insns; }
@@ -122,8 +150,16 @@ class Capture : public Napi::ObjectWrap<Capture> {
     options.timeout_ms = OptionU32(o, "timeoutMs", 0);
     if (options.snap_length < 1 || options.batch_size < 1)
       throw OutOfRange(env, "snapLength and batchSize must be at least 1");
-    if (o.Get("filter").IsString())
-      options.filter = o.Get("filter").As<Napi::String>().Utf8Value();
+    Napi::Value filter = o.Get("filter");
+    if (filter.IsString()) {
+      options.filter = filter.As<Napi::String>().Utf8Value();
+    } else if (filter.IsTypedArray()) {
+      Napi::TypedArray program = filter.As<Napi::TypedArray>();
+      const uint8_t* data = static_cast<uint8_t*>(program.ArrayBuffer().Data()) + program.ByteOffset();
+      options.filter_program.assign(data, data + program.ByteLength());
+      if (options.filter_program.empty())
+        throw InvalidArgValue(env, "The \"filter\" option is an empty program");
+    }
     if (method == "socket" || method == "socket-mmsg")
       source_ = OpenPacketSocket(env, options, method == "socket-mmsg");
     else if (method == "pcap")
@@ -243,6 +279,35 @@ Napi::Value CheckFilter(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, filter.Length());
 }
 
+// compileFilter(expression, snapLength) -> Buffer: the program, as struct
+// sock_filter records (ERR_INVALID_ARG_VALUE with libpcap's message).
+Napi::Value CompileFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw InvalidArgType(env, "The \"filter\" argument must be of type string");
+  uint32_t snap = info.Length() > 1 ? static_cast<uint32_t>(ArgInt32(info, 1, "snapLength")) : 65535;
+  Filter filter(env, info[0].As<Napi::String>().Utf8Value(), snap);
+  return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(filter.Instructions()),
+                                     static_cast<size_t>(filter.Length()) * 8);
+}
+
+// offlineFilter(program, frame) -> the snap length pcap_offline_filter()
+// gives the frame (0: rejected); the program must pass bpf_validate().
+Napi::Value OfflineFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray())
+    throw InvalidArgType(env, "offlineFilter expects (program: Uint8Array, frame: Uint8Array)");
+  auto bytes = [](Napi::TypedArray a) {
+    const uint8_t* data = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+    return std::vector<uint8_t>(data, data + a.ByteLength());
+  };
+  Filter filter(env, bytes(info[0].As<Napi::TypedArray>()));
+  filter.Validate(env);
+  // Its own allocation, exactly the frame's length: nothing past it to read.
+  std::vector<uint8_t> frame = bytes(info[1].As<Napi::TypedArray>());
+  return Napi::Number::New(env, filter.Run(frame.data(), static_cast<uint32_t>(frame.size())));
+}
+
 }  // namespace
 }  // namespace capture
 
@@ -250,6 +315,8 @@ void InitCapture(Napi::Env env, Napi::Object exports) {
   Napi::Object c = Napi::Object::New(env);
   c.Set("Capture", capture::Capture::Define(env));
   c.Set("checkFilter", Napi::Function::New(env, capture::CheckFilter, "checkFilter"));
+  c.Set("compileFilter", Napi::Function::New(env, capture::CompileFilter, "compileFilter"));
+  c.Set("offlineFilter", Napi::Function::New(env, capture::OfflineFilter, "offlineFilter"));
   c.Set("libpcapVersion", Napi::String::New(env, pcap_lib_version()));
   exports.Set("capture", c);
 }

@@ -25,6 +25,8 @@ struct Options {
   uint32_t batch_size = 256;  // frames per call, at most
   uint32_t timeout_ms = 0;    // pcap: the TPACKET_V3 block timeout
   std::string filter;         // tcpdump syntax; empty: every frame
+  // Or a compiled program (struct sock_filter records), if not empty.
+  std::vector<uint8_t> filter_program;
 };
 
 // What a hot loop found: frames, IPv4 frames, bytes on the wire.
@@ -84,11 +86,21 @@ class Filter {
  public:
   // Throws ERR_INVALID_ARG_VALUE with libpcap's message.
   Filter(Napi::Env env, const std::string& expression, uint32_t snap_length);
+  // A compiled program (struct sock_filter records), unchecked: the kernel
+  // checks what it gets, and Validate() before libpcap runs one in user space.
+  Filter(Napi::Env env, const std::vector<uint8_t>& program);
+  // libpcap's bpf_validate(), which its interpreter needs to run a program
+  // safely: ERR_INVALID_ARG_VALUE if it fails.
+  void Validate(Napi::Env env) const;
+  // The options' filter, expression or program; nullptr if none.
+  static std::unique_ptr<Filter> FromOptions(Napi::Env env, const Options& options);
   ~Filter();
   Filter(const Filter&) = delete;
   Filter& operator=(const Filter&) = delete;
-  // Runs the program over a frame (pcap_offline_filter).
-  bool Match(const uint8_t* frame, uint32_t length) const;
+  // Runs the program over a frame (pcap_offline_filter): its return
+  // value, the snap length (0: rejected).
+  uint32_t Run(const uint8_t* frame, uint32_t length) const;
+  bool Match(const uint8_t* frame, uint32_t length) const { return Run(frame, length) != 0; }
   // The instructions, laid out as struct sock_filter.
   const void* Instructions() const;
   uint16_t Length() const;

@@ -60,10 +60,9 @@ class PacketSocket : public Source {
       int on = 1;
       if (setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof(on)) < 0)
         ThrowErrno(env, "setsockopt", device_.c_str());
-      if (!options.filter.empty()) {
-        Filter filter(env, options.filter, options.snap_length);
-        struct sock_fprog fprog = {filter.Length(),
-                                   static_cast<struct sock_filter*>(const_cast<void*>(filter.Instructions()))};
+      if (std::unique_ptr<Filter> filter = Filter::FromOptions(env, options)) {
+        struct sock_fprog fprog = {filter->Length(),
+                                   static_cast<struct sock_filter*>(const_cast<void*>(filter->Instructions()))};
         if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0)
           ThrowErrno(env, "setsockopt", device_.c_str());
       }

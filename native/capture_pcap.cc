@@ -40,12 +40,11 @@ class Pcap : public Source {
         throw CaptureError(env, std::string("pcap_setdirection: ") + pcap_geterr(pcap_));
       if (pcap_setnonblock(pcap_, 1, errbuf) < 0)
         throw CaptureError(env, std::string("pcap_setnonblock: ") + errbuf);
-      if (!options.filter.empty()) {
-        // Compiled here for the same errors as the other methods; the
-        // kernel gets it as classic BPF, through libpcap.
-        Filter filter(env, options.filter, options.snap_length);
-        struct bpf_program program = {filter.Length(),
-                                      static_cast<struct bpf_insn*>(const_cast<void*>(filter.Instructions()))};
+      // Compiled here for the same errors as the other methods; the
+      // kernel gets it as classic BPF, through libpcap.
+      if (std::unique_ptr<Filter> filter = Filter::FromOptions(env, options)) {
+        struct bpf_program program = {filter->Length(),
+                                      static_cast<struct bpf_insn*>(const_cast<void*>(filter->Instructions()))};
         if (pcap_setfilter(pcap_, &program) < 0)
           throw CaptureError(env, std::string("pcap_setfilter: ") + pcap_geterr(pcap_));
       }

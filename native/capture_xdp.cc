@@ -80,10 +80,10 @@ class Xdp : public Source {
       ThrowErrno(env, "mmap", device_.c_str());
     }
     try {
-      if (!options.filter.empty()) {
-        // No classic BPF on an XSK: the filter runs here, over each frame.
-        filter_ = std::make_unique<Filter>(env, options.filter, options.snap_length);
-      }
+      // No classic BPF on an XSK: the filter runs here, over each frame.
+      filter_ = Filter::FromOptions(env, options);
+      if (filter_)
+        filter_->Validate(env);
       struct xsk_umem_config umem_config = {chunks_, ring_size_, frame_size_, 0, 0};
       int rc = xsk_umem__create(&umem_, area_, area_size_, &fill_, &comp_, &umem_config);
       if (rc < 0) {

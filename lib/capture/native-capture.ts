@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 
 import { invalidState } from '../errors';
-import { PacketBatch } from '../fastnet';
+import { PacketBatch, encodeProgram } from '../fastnet';
 import { native } from '../native';
 import { CaptureBase, type BatchCounts, type Capabilities, type CaptureStats } from './base';
 import type { ResolvedOptions } from './options';
@@ -17,8 +17,12 @@ export class NativeCapture extends CaptureBase {
   constructor(method: NativeMethod, device: string, options: ResolvedOptions) {
     super(method, device, options);
     if (method === 'af_xdp') refusePktgen(device);
-    const { signal: _signal, ...rest } = options;
-    this.#handle = new native.capture.Capture(method, { ...rest, device });
+    const { signal: _signal, filter, ...rest } = options;
+    this.#handle = new native.capture.Capture(method, {
+      ...rest,
+      device,
+      ...(filter === undefined ? {} : { filter: typeof filter === 'string' ? filter : encodeProgram(filter, 'filter') }),
+    });
     this.capabilities = { frames: true, timestamps: method !== 'af_xdp' };
     this.opened();
   }

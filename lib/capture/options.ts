@@ -3,7 +3,8 @@
 // ERR_OUT_OF_RANGE, an option the method does not use ERR_INVALID_ARG_VALUE
 // (refused rather than ignored, so a benchmark never measures a setting
 // that had no effect). A filter is compiled here too, by libpcap, so a bad
-// expression fails before any socket exists.
+// expression fails before any socket exists (a compiled program is checked
+// field by field; the kernel, or libpcap for af_xdp, judges the rest).
 import {
   checkAbortSignal,
   checkBoolean,
@@ -13,6 +14,7 @@ import {
   checkString,
   invalidArgValue,
 } from '../errors';
+import { encodeProgram, type Filter } from '../fastnet';
 import { native } from '../native';
 
 /** Every method, in the order the benchmark shows them. */
@@ -50,15 +52,19 @@ export interface CaptureOptions {
    * which costs a wakeup for every few frames when the consumer keeps up.
    */
   batch?: boolean;
-  /** A tcpdump filter expression, compiled by libpcap (not for fastnet-*). */
-  filter?: string;
+  /**
+   * Which frames to take, in every method: a tcpdump expression (compiled by libpcap for
+   * Ethernet, with snapLength as its snap length) or a compiled classic BPF program. The kernel
+   * runs it (SO_ATTACH_FILTER, pcap_setfilter, FASTNET_SET_FILTER), but for af_xdp, where it
+   * runs in user space (pcap_offline_filter).
+   */
+  filter?: Filter;
   /** Aborting it closes the capture: iterations and loops end, countBatch() throws. */
   signal?: AbortSignal;
 }
 
 type OptionName = keyof CaptureOptions;
 
-const PACKET: CaptureMethod[] = ['socket', 'socket-mmsg', 'pcap', 'af_xdp'];
 const ALL: CaptureMethod[] = [...METHODS];
 
 /** Which methods use each option. */
@@ -70,7 +76,7 @@ export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   batchSize: ALL,
   timeoutMs: ['pcap'],
   batch: ['fastnet-ring'],
-  filter: PACKET,
+  filter: ALL,
   signal: ALL,
 };
 
@@ -116,9 +122,16 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
   if (o.batch !== undefined) resolved.batch = checkBoolean('batch', o.batch);
   else if (method === 'fastnet-ring') resolved.batch = true;
   if (o.filter !== undefined) {
-    const filter = checkString('filter', o.filter);
-    native.capture.checkFilter(filter, resolved.snapLength);
-    resolved.filter = filter;
+    if (Array.isArray(o.filter)) {
+      const program = encodeProgram(o.filter, 'filter');
+      // af_xdp runs it in user space: libpcap checks it first (bpf_validate), as the kernel would.
+      if (method === 'af_xdp') native.capture.offlineFilter(program, new Uint8Array(0));
+      resolved.filter = o.filter;
+    } else {
+      const filter = checkString('filter', o.filter);
+      native.capture.checkFilter(filter, resolved.snapLength);
+      resolved.filter = filter;
+    }
   }
   if (o.signal !== undefined) resolved.signal = checkAbortSignal('signal', o.signal);
   return resolved;

@@ -9,13 +9,21 @@
  *	from 0, then bytes (seq + i) & 0xff.
  *   netsend tcp ADDR PORT FILE
  *	FILE's bytes over one connection; waits for the receiver to close.
+ *   netsend raw DEV FILE
+ *	each line of FILE, a frame in hex from its Ethernet header, sent
+ *	as it is on DEV (AF_PACKET, SOCK_RAW), in order: a veth peer then
+ *	receives exactly those bytes. Frames of 14 bytes at least.
  *
  * Prints "sent N" (datagrams or bytes); any failure exits 1 with a message.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +112,69 @@ static int send_tcp(struct sockaddr_in sin, const char *path)
 	return 0;
 }
 
+static int hex_nibble(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int send_raw(const char *dev, const char *path)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	unsigned char frame[65536];
+	static char line[2 * 65536 + 2];
+	long sent = 0;
+	cpu_set_t cpus;
+	FILE *f;
+	int fd;
+
+	sll.sll_ifindex = (int)if_nametoindex(dev);
+	if (!sll.sll_ifindex)
+		die(dev);
+	f = fopen(path, "r");
+	if (!f)
+		die(path);
+	/*
+	 * One CPU: a veth peer's frames wait in the sending CPU's backlog, so
+	 * a sender that moved could see them received out of order.
+	 */
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus) < 0)
+		die("sched_setaffinity");
+	/* Protocol 0: this socket receives nothing, it only sends. */
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0)
+		die("socket");
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = 0, i;
+
+		for (i = 0; line[i] && line[i] != '\n'; i += 2) {
+			int hi = hex_nibble(line[i]), lo = hex_nibble(line[i + 1]);
+
+			if (hi < 0 || lo < 0 || n == sizeof(frame)) {
+				fprintf(stderr, "netsend: bad frame on line %ld\n", sent + 1);
+				return 2;
+			}
+			frame[n++] = (unsigned char)(hi << 4 | lo);
+		}
+		while (sendto(fd, frame, n, 0, (struct sockaddr *)&sll,
+			      sizeof(sll)) != (ssize_t)n) {
+			if (errno != ENOBUFS && errno != EINTR)
+				die("sendto");
+			usleep(100);
+		}
+		sent++;
+	}
+	printf("sent %ld\n", sent);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "udp"))
@@ -111,8 +182,11 @@ int main(int argc, char **argv)
 				atol(argv[5]));
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
 		return send_tcp(parse_address(argv[2], argv[3]), argv[4]);
+	if (argc == 4 && !strcmp(argv[1], "raw"))
+		return send_raw(argv[2], argv[3]);
 	fprintf(stderr,
 		"usage: netsend udp ADDR PORT COUNT SIZE\n"
-		"       netsend tcp ADDR PORT FILE\n");
+		"       netsend tcp ADDR PORT FILE\n"
+		"       netsend raw DEV FILE\n");
 	return 2;
 }

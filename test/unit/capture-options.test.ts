@@ -34,12 +34,16 @@ test.each([
   ['a fastnet ring of 3 slots', () => openCapture('fastnet-ring', 'lo', { ringSize: 3 }), 'ERR_OUT_OF_RANGE'],
   ['a fastnet-zc ring of 3 slots', () => openCapture('fastnet-zc', 'lo', { ringSize: 3 }), 'ERR_OUT_OF_RANGE'],
   ['a fastnet-zc slot of 1 KiB', () => openCapture('fastnet-zc', 'lo', { frameSize: 1024 }), 'ERR_OUT_OF_RANGE'],
-  ['a filter for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { filter: 'udp' }), 'ERR_INVALID_ARG_VALUE'],
+  ['a bad filter for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { filter: 'udp port zero' }), 'ERR_INVALID_ARG_VALUE'],
   ['bufferSize for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { bufferSize: 1 << 20 }), 'ERR_INVALID_ARG_VALUE'],
   ['a pcap timeout of 0', () => openCapture('pcap', 'lo', { timeoutMs: 0 }), 'ERR_OUT_OF_RANGE'],
   ['ringSize for pcap', () => openCapture('pcap', 'lo', { ringSize: 1024 }), 'ERR_INVALID_ARG_VALUE'],
   ['bufferSize for fastnet-ring', () => openCapture('fastnet-ring', 'lo', { bufferSize: 1 << 20 }), 'ERR_INVALID_ARG_VALUE'],
-  ['a filter for fastnet-read', () => openCapture('fastnet-read', 'lo', { filter: 'udp' }), 'ERR_INVALID_ARG_VALUE'],
+  ['a bad filter for fastnet-read', () => openCapture('fastnet-read', 'lo', { filter: 'tcp[' }), 'ERR_INVALID_ARG_VALUE'],
+  ['an empty program', () => openCapture('fastnet-ring', 'lo', { filter: [] }), 'ERR_OUT_OF_RANGE'],
+  ['an instruction without k', () => openCapture('fastnet-drop', 'lo', { filter: [{ code: 6, jt: 0, jf: 0 }] as never }), 'ERR_INVALID_ARG_TYPE'],
+  ['a jump of 256', () => openCapture('pcap', 'lo', { filter: [{ code: 0x15, jt: 256, jf: 0, k: 0 }] }), 'ERR_OUT_OF_RANGE'],
+  ['an instruction that is not an object', () => openCapture('socket', 'lo', { filter: [6] as never }), 'ERR_INVALID_ARG_TYPE'],
   ['snapLength for fastnet-drop', () => openCapture('fastnet-drop', 'lo', { snapLength: 64 }), 'ERR_INVALID_ARG_VALUE'],
   ['a filter that is not a string', () => openCapture('socket', 'lo', { filter: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
   ['batch that is not a boolean', () => openCapture('fastnet-ring', 'lo', { batch: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
@@ -52,10 +56,29 @@ test.each([
   expect(Object.prototype.toString.call(error)).toBe('[object Error]');
 });
 
-test('a filter libpcap cannot compile: ERR_INVALID_ARG_VALUE with libpcap\'s reason', () => {
-  const error = errorOf(() => openCapture('socket', 'lo', { filter: 'udp port banana' }));
-  expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
-  expect(error.message).toContain('udp port banana');
+test('a filter libpcap cannot compile: ERR_INVALID_ARG_VALUE with libpcap\'s reason, for every method', () => {
+  for (const method of METHODS) {
+    const error = errorOf(() => openCapture(method, 'lo', { filter: 'udp port banana' }));
+    expect(error.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(error.message).toBe(
+      'The "filter" option is not a valid filter expression: unknown port \'banana\'. Received udp port banana',
+    );
+  }
+});
+
+test('a program is checked field by field, naming the field', () => {
+  expect(errorOf(() => openCapture('fastnet-ring', 'lo', { filter: [{ code: 6, jt: 0, jf: 0, k: 2 ** 32 }] })).message).toBe(
+    'The value of "filter[0].k" is out of range. It must be an integer >= -2147483648 && <= 4294967295. Received 4294967296',
+  );
+  expect(errorOf(() => openCapture('fastnet-ring', 'lo', { filter: [] })).message).toBe(
+    'The value of "filter.length" is out of range. It must be an integer >= 1 && <= 65535 (a program has at least one instruction; null detaches). Received 0',
+  );
+  // libpcap checks a program it may run in user space (af_xdp) before anything opens.
+  const jumpOut = [{ code: 0x15, jt: 5, jf: 0, k: 0 }, { code: 6, jt: 0, jf: 0, k: 0 }];
+  expect(errorOf(() => openCapture('af_xdp', 'nosuchdev0', { filter: jumpOut }))).toMatchObject({
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: 'The "filter" option is not a valid classic BPF program (libpcap\'s bpf_validate)',
+  });
 });
 
 test('an aborted signal: nothing opens; Node\'s AbortError, the signal\'s reason as its cause', () => {
@@ -108,7 +131,14 @@ test('fastnet-zc: a method like fastnet-ring, on the zerocopy mode, with the rin
   expect(FASTNET_MODES['fastnet-zc']).toBe('zerocopy');
   expect(OPTION_METHODS.ringSize).toContain('fastnet-zc');
   expect(OPTION_METHODS.frameSize).toContain('fastnet-zc');
-  expect(OPTION_METHODS.filter).not.toContain('fastnet-zc');
+  expect(OPTION_METHODS.filter).toContain('fastnet-zc');
+});
+
+test('every method takes a filter, an expression or a program', () => {
+  expect(OPTION_METHODS.filter).toEqual(METHODS);
+  const program = [{ code: 6, jt: 0, jf: 0, k: 96 }];
+  expect(checkOptions('fastnet-zc', { filter: program }).filter).toBe(program);
+  expect(checkOptions('fastnet-drop', { filter: 'udp' }).filter).toBe('udp');
 });
 
 test('fastnet-ring waits for frames a batch at a time unless told batch: false', () => {

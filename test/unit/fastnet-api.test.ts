@@ -21,6 +21,8 @@ describe('UAPI constants', () => {
     expect(uapi.STATS).toBe(ioc(READ, 0xfa, 2, uapi.STATS_SIZE));
     expect(uapi.RING_INFO).toBe(ioc(READ, 0xfa, 3, uapi.RING_INFO_SIZE));
     expect(uapi.READ_INFO).toBe(ioc(READ, 0xfa, 4, uapi.SLOT_DESC_SIZE));
+    // struct sock_fprog: a 16-bit length and a pointer (16 bytes on x86_64).
+    expect(uapi.SET_FILTER).toBe(ioc(WRITE, 0xfa, 5, 16));
   });
 
   test('structures have fixed sizes and 64-bit-friendly layouts', () => {
@@ -154,7 +156,7 @@ describe('bindRequest', () => {
 describe('stats and batches', () => {
   test('decodeStats reads struct fastnet_stats', () => {
     const buffer = Buffer.alloc(uapi.STATS_SIZE);
-    [10, 640, 8, 512, 2, 1, 3].forEach((value, i) => buffer.writeBigUInt64LE(BigInt(value), 8 * i));
+    [10, 640, 8, 512, 2, 1, 3, 7].forEach((value, i) => buffer.writeBigUInt64LE(BigInt(value), 8 * i));
     expect(fastnet.decodeStats(buffer)).toEqual({
       received: 10,
       receivedBytes: 640,
@@ -163,6 +165,7 @@ describe('stats and batches', () => {
       dropped: 2,
       truncated: 1,
       nicMissed: 3,
+      filtered: 7,
     });
   });
 
@@ -218,5 +221,65 @@ describe('sessions on a machine without the module', () => {
     expect(() => uapi.readBatch(-1, 1, 2048, false, '/dev/fastnet')).toThrow(
       expect.objectContaining({ code: 'EBADF', syscall: 'read', path: '/dev/fastnet' }),
     );
+  });
+});
+
+describe('filters, before the kernel', () => {
+  test('compileFilter: libpcap\'s program for Ethernet, returning the snap length asked for (whole frames by default)', () => {
+    const program = fastnet.compileFilter('udp port 53');
+    expect(program[0]).toEqual({ code: 0x28, jt: 0, jf: 0, k: 12 }); // ldh [12]: the EtherType
+    expect(program.at(-2)).toEqual({ code: 0x06, jt: 0, jf: 0, k: fastnet.DEFAULT_FILTER_SNAP_LENGTH });
+    expect(program.at(-1)).toEqual({ code: 0x06, jt: 0, jf: 0, k: 0 });
+    expect(fastnet.compileFilter('', 96)).toEqual([{ code: 0x06, jt: 0, jf: 0, k: 96 }]);
+    expect(() => fastnet.compileFilter('udp port banana')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("unknown port 'banana'") }),
+    );
+    expect(() => fastnet.compileFilter(17 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => fastnet.compileFilter('ip', 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+
+  test('a program packs into struct sock_filter records and back; a negative k is its 32-bit pattern', () => {
+    const program = [
+      { code: 0x30, jt: 0, jf: 0, k: -0x1000 + 48 }, // ldb SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT
+      { code: 0x15, jt: 1, jf: 255, k: 0xffffffff },
+      { code: 0x06, jt: 0, jf: 0, k: 65535 },
+    ];
+    const bytes = fastnet.encodeProgram(program);
+    expect(bytes.toString('hex')).toBe('3000000030f0ffff' + '1500' + '01ff' + 'ffffffff' + '06000000ffff0000');
+    expect(fastnet.decodeProgram(bytes)).toEqual([{ ...program[0], k: 0xfffff030 }, program[1], program[2]]);
+    expect(fastnet.filterBytes('filter', 'udp')).toEqual(fastnet.encodeProgram(fastnet.compileFilter('udp')));
+  });
+
+  test.each([
+    ['not an array', 'filter' as never, 'ERR_INVALID_ARG_TYPE', 'The "program" argument must be an instance of Array. Received type string (\'filter\')'],
+    ['empty', [], 'ERR_OUT_OF_RANGE', 'The value of "program.length" is out of range'],
+    ['65536 instructions', Array.from({ length: 65536 }, () => ({ code: 6, jt: 0, jf: 0, k: 0 })), 'ERR_OUT_OF_RANGE', 'Received 65536'],
+    ['an instruction that is null', [null] as never, 'ERR_INVALID_ARG_TYPE', 'The "program[0]" argument must be of type object'],
+    ['a code over 65535', [{ code: 65536, jt: 0, jf: 0, k: 0 }], 'ERR_OUT_OF_RANGE', 'The value of "program[0].code"'],
+    ['a negative jt', [{ code: 6, jt: -1, jf: 0, k: 0 }], 'ERR_OUT_OF_RANGE', 'The value of "program[0].jt"'],
+    ['a string jf', [{ code: 6, jt: 0, jf: '0', k: 0 }] as never, 'ERR_INVALID_ARG_TYPE', 'The "program[0].jf" property must be of type number'],
+    ['a fractional k', [{ code: 6, jt: 0, jf: 0, k: 0.5 }], 'ERR_OUT_OF_RANGE', 'The value of "program[0].k"'],
+  ])('encodeProgram refuses %s', (_name, program, code, message) => {
+    expect(() => fastnet.encodeProgram(program)).toThrow(expect.objectContaining({ code, message: expect.stringContaining(message) }));
+  });
+
+  test('bind() takes a filter in every mode but normal, where no handler runs', () => {
+    expect(() => fastnet.bindRequest('eth0', 'zerocopy', { filter: 'udp' })).not.toThrow();
+    expect(() => fastnet.bindRequest('eth0', 'drop', { filter: [{ code: 6, jt: 0, jf: 0, k: 0 }] })).not.toThrow();
+    expect(() => fastnet.bindRequest('eth0', 'normal', { filter: 'udp' })).toThrow(
+      "The argument 'filter' applies to mode drop or read or ring or zerocopy, not normal. Received 'udp'",
+    );
+  });
+
+  test("checkProgram: the module's own check, built into the addon, with the kernel's rules or zero-copy's", () => {
+    const vlanTag = fastnet.encodeProgram([{ code: 0x28, jt: 0, jf: 0, k: -0x1000 + 44 }, { code: 0x16, jt: 0, jf: 0, k: 0 }]);
+    expect(uapi.checkProgram(vlanTag, false)).toBeNull();
+    expect(uapi.checkProgram(vlanTag, true)).toEqual({ reason: 'ancillary load (SKF_AD_OFF) needs an skb', at: 0 });
+    const unknownAncillary = fastnet.encodeProgram([{ code: 0x30, jt: 0, jf: 0, k: -1 }, { code: 6, jt: 0, jf: 0, k: 0 }]);
+    expect(uapi.checkProgram(unknownAncillary, false)).toEqual({ reason: 'unknown ancillary load (SKF_AD_OFF + n)', at: 0 });
+    const badJump = fastnet.encodeProgram([{ code: 0x15, jt: 3, jf: 0, k: 0 }, { code: 6, jt: 0, jf: 0, k: 0 }]);
+    expect(uapi.checkProgram(badJump, false)).toEqual({ reason: 'conditional jump past the end', at: 0 });
+    expect(uapi.checkProgram(fastnet.filterBytes('filter', 'vlan 100 and udp'), true)).toBeNull();
+    expect(fastnet.MAX_FILTER_INSTRUCTIONS).toBe(4096);
   });
 });
