@@ -296,8 +296,9 @@ static long fastnet_bind(struct fastnet_session *s,
 	}
 	if (req.mode == FASTNET_MODE_ZEROCOPY && s->filter &&
 	    s->filter->zc_why) {
-		pr_err_ratelimited("FASTNET_BIND: [ERROR]: %s in zero-copy mode: the session's filter cannot run there, its frames have no skb: instruction %u: %s\n",
-				   req.ifname, s->filter->zc_at, s->filter->zc_why);
+		pr_err_ratelimited("FASTNET_BIND: [ERROR]: %s in zero-copy mode: the session's filter cannot run there, its frames have no skb: instruction %u of %u: %s\n",
+				   req.ifname, s->filter->zc_at, s->filter->len,
+				   s->filter->zc_why);
 		ret = -EINVAL;
 		goto out;
 	}

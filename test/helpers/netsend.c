@@ -13,6 +13,9 @@
  *	each line of FILE, a frame in hex from its Ethernet header, sent
  *	as it is on DEV (AF_PACKET, SOCK_RAW), in order: a veth peer then
  *	receives exactly those bytes. Frames of 14 bytes at least.
+ *   netsend raw-rounds DEV FILE
+ *	the same, once for every line read on standard input (a test's
+ *	rounds, without a process each), printing "sent N" after each.
  *
  * Prints "sent N" (datagrams or bytes); any failure exits 1 with a message.
  */
@@ -123,22 +126,57 @@ static int hex_nibble(int c)
 	return -1;
 }
 
-static int send_raw(const char *dev, const char *path)
+struct frames {
+	unsigned char **data;
+	size_t *len;
+	size_t count;
+};
+
+/* Every line of @path, a frame in hex. */
+static struct frames read_frames(const char *path)
+{
+	static char line[2 * 65536 + 2];
+	struct frames fr = { 0 };
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		die(path);
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = 0, i;
+		unsigned char *frame = malloc(sizeof(line) / 2);
+
+		for (i = 0; line[i] && line[i] != '\n'; i += 2) {
+			int hi = hex_nibble(line[i]), lo = hex_nibble(line[i + 1]);
+
+			if (!frame || hi < 0 || lo < 0) {
+				fprintf(stderr, "netsend: bad frame on line %zu\n", fr.count + 1);
+				exit(2);
+			}
+			frame[n++] = (unsigned char)(hi << 4 | lo);
+		}
+		fr.data = realloc(fr.data, (fr.count + 1) * sizeof(*fr.data));
+		fr.len = realloc(fr.len, (fr.count + 1) * sizeof(*fr.len));
+		if (!fr.data || !fr.len)
+			die("realloc");
+		fr.data[fr.count] = frame;
+		fr.len[fr.count++] = n;
+	}
+	fclose(f);
+	return fr;
+}
+
+static int send_raw(const char *dev, const char *path, int rounds)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
-	unsigned char frame[65536];
-	static char line[2 * 65536 + 2];
-	long sent = 0;
+	struct frames fr = read_frames(path);
+	char request[64];
 	cpu_set_t cpus;
-	FILE *f;
+	size_t i;
 	int fd;
 
 	sll.sll_ifindex = (int)if_nametoindex(dev);
 	if (!sll.sll_ifindex)
 		die(dev);
-	f = fopen(path, "r");
-	if (!f)
-		die(path);
 	/*
 	 * One CPU: a veth peer's frames wait in the sending CPU's backlog, so
 	 * a sender that moved could see them received out of order.
@@ -151,27 +189,20 @@ static int send_raw(const char *dev, const char *path)
 	fd = socket(AF_PACKET, SOCK_RAW, 0);
 	if (fd < 0)
 		die("socket");
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = 0, i;
-
-		for (i = 0; line[i] && line[i] != '\n'; i += 2) {
-			int hi = hex_nibble(line[i]), lo = hex_nibble(line[i + 1]);
-
-			if (hi < 0 || lo < 0 || n == sizeof(frame)) {
-				fprintf(stderr, "netsend: bad frame on line %ld\n", sent + 1);
-				return 2;
+	do {
+		if (rounds && !fgets(request, sizeof(request), stdin))
+			break;
+		for (i = 0; i < fr.count; i++) {
+			while (sendto(fd, fr.data[i], fr.len[i], 0,
+				      (struct sockaddr *)&sll, sizeof(sll)) != (ssize_t)fr.len[i]) {
+				if (errno != ENOBUFS && errno != EINTR)
+					die("sendto");
+				usleep(100);
 			}
-			frame[n++] = (unsigned char)(hi << 4 | lo);
 		}
-		while (sendto(fd, frame, n, 0, (struct sockaddr *)&sll,
-			      sizeof(sll)) != (ssize_t)n) {
-			if (errno != ENOBUFS && errno != EINTR)
-				die("sendto");
-			usleep(100);
-		}
-		sent++;
-	}
-	printf("sent %ld\n", sent);
+		printf("sent %zu\n", fr.count);
+		fflush(stdout);
+	} while (rounds);
 	return 0;
 }
 
@@ -183,10 +214,13 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
 		return send_tcp(parse_address(argv[2], argv[3]), argv[4]);
 	if (argc == 4 && !strcmp(argv[1], "raw"))
-		return send_raw(argv[2], argv[3]);
+		return send_raw(argv[2], argv[3], 0);
+	if (argc == 4 && !strcmp(argv[1], "raw-rounds"))
+		return send_raw(argv[2], argv[3], 1);
 	fprintf(stderr,
 		"usage: netsend udp ADDR PORT COUNT SIZE\n"
 		"       netsend tcp ADDR PORT FILE\n"
-		"       netsend raw DEV FILE\n");
+		"       netsend raw DEV FILE\n"
+		"       netsend raw-rounds DEV FILE\n");
 	return 2;
 }
