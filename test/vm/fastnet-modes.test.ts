@@ -70,6 +70,7 @@ describe('mode normal', () => {
       dropped: 0,
       truncated: 0,
       nicMissed: 0,
+      filtered: 0,
     });
     // Claimed all the same: one session per device.
     using other = fastnet.open();
@@ -94,6 +95,7 @@ describe('mode drop', () => {
       dropped: 0,
       truncated: 0,
       nicMissed: 0,
+      filtered: 0,
     });
     expect(await receiver.settle(1, 300)).toBe(0);
     const udpAfter = udpCounters();
