@@ -132,8 +132,14 @@ export interface NativeCaptureHandle {
 }
 
 export interface CaptureNative {
-  /** The options as lib/capture/options.ts checked them, less what the library keeps to itself. */
-  Capture: new (method: string, options: Omit<CaptureOptions, 'signal' | 'batch'> & { device: string }) => NativeCaptureHandle;
+  /**
+   * The options as lib/capture/options.ts checked them, less what the library keeps to itself;
+   * a compiled filter arrives encoded (struct sock_filter records).
+   */
+  Capture: new (
+    method: string,
+    options: Omit<CaptureOptions, 'signal' | 'batch' | 'filter'> & { device: string; filter?: string | Uint8Array },
+  ) => NativeCaptureHandle;
   /** Compiles a tcpdump expression (throws ERR_INVALID_ARG_VALUE); returns its instruction count. */
   checkFilter(expression: string, snapLength?: number): number;
   /** Compiles a tcpdump expression for Ethernet (ERR_INVALID_ARG_VALUE): struct sock_filter records. */
