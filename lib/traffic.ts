@@ -6,6 +6,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 
+import { checkInteger } from './errors';
+
 const execFileAsync = promisify(execFile);
 
 /** Runs `ip ARGS...`; throws with ip's own message on failure. */
@@ -157,6 +159,11 @@ export interface PktgenOptions {
   udpSrcPort?: number;
   /** UDP destination port (default 9). */
   udpDstPort?: number;
+  /**
+   * Destination ports to cycle over, frame by frame, from udpDstPort up
+   * (default 1: every frame to udpDstPort); a filter on one port then keeps 1/N.
+   */
+  udpDstPorts?: number;
   /** Frames per skb pass (default 1: every frame is a fresh skb with its own sequence number). */
   burst?: number;
   /** pktgen thread (= CPU) to run on (default 0). */
@@ -189,6 +196,8 @@ export function pktgenSetup(options: PktgenOptions): void {
     if (i >= 1000) throw new Error(`pktgen still holds ${options.device} after 10 s`);
     Atomics.wait(sleeper, 0, 0, 10);
   }
+  const dstPort = checkInteger('udpDstPort', options.udpDstPort ?? 9, 0, 65535);
+  const ports = checkInteger('udpDstPorts', options.udpDstPorts ?? 1, 1, 65536 - dstPort);
   pktgenWrite(`kpktgend_${options.thread ?? 0}`, `add_device ${options.device}`);
   const commands = [
     `count ${options.count}`,
@@ -202,8 +211,9 @@ export function pktgenSetup(options: PktgenOptions): void {
     `dst ${options.dst}`,
     `udp_src_min ${options.udpSrcPort ?? 9}`,
     `udp_src_max ${options.udpSrcPort ?? 9}`,
-    `udp_dst_min ${options.udpDstPort ?? 9}`,
-    `udp_dst_max ${options.udpDstPort ?? 9}`,
+    `udp_dst_min ${dstPort}`,
+    // pktgen steps through min..max-1 (it wraps when the next port reaches max), one port a frame.
+    `udp_dst_max ${ports > 1 ? dstPort + ports : dstPort}`,
   ];
   if (options.rate !== undefined) commands.push(`ratep ${options.rate}`);
   for (const command of commands) pktgenWrite(options.device, command);

@@ -5,7 +5,9 @@
 // `zc-ceiling` (zero-copy, slots handed back without their data being read)
 // shows the emulated NIC's own ceiling beside the host source's methods;
 // `fastnet-ring-unbatched` (fastnet-ring with `batch: false`, readable at
-// every frame) shows, by name, what the ring's batched wakeups save.
+// every frame) shows, by name, what the ring's batched wakeups save;
+// `fastnet-drop-unfiltered` (fastnet-drop without --filter) is the reference a
+// filter's cost is measured against, in the same run.
 import { spawn } from 'node:child_process';
 
 import * as fastnet from '../fastnet';
@@ -34,11 +36,15 @@ export interface Consumer {
 
 export type ConsumerFactory = (device: string, options: BenchOptions) => Promise<Consumer>;
 
-/** A method of lib/capture, counted by its native countBatch(). */
-function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}): ConsumerFactory {
+/** Methods that take every frame whatever --filter says: their loss counts against every frame sent. */
+export const IGNORES_FILTER: readonly MethodName[] = ['fastnet-drop-unfiltered', 'stack'];
+
+/** A method of lib/capture, counted by its native countBatch(); with --filter unless `unfiltered`. */
+function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}, unfiltered = false): ConsumerFactory {
   return async (device, options) => {
     // Only the options the method uses: the library refuses the others.
     const settings: CaptureOptions = { batchSize: options.maxBatch, ...extra };
+    if (options.filter !== null && !unfiltered) settings.filter = options.filter;
     if (OPTION_METHODS.bufferSize.includes(method)) settings.bufferSize = options.bufferSize;
     if (method === 'fastnet-read') settings.ringSize = options.queueLength;
     if (method === 'fastnet-ring' || method === 'fastnet-zc' || method === 'af_xdp') settings.ringSize = options.slots;
@@ -76,7 +82,8 @@ function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}): Con
 /** An external program reading the device until SIGINT, its counts parsed from its report. */
 function tcpdumpConsumer(): ConsumerFactory {
   return async (device, options) => {
-    const child = spawn('tcpdump', ['-i', device, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'], {
+    const args = ['-i', device, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'];
+    const child = spawn('tcpdump', options.filter === null ? args : [...args, options.filter], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let report = '';
@@ -147,7 +154,11 @@ function zcCeilingConsumer(): ConsumerFactory {
   return async (device, options) => {
     const session = fastnet.open();
     try {
-      session.bind(device, 'zerocopy', { slots: options.slots, slotSize: options.slotSize });
+      session.bind(device, 'zerocopy', {
+        slots: options.slots,
+        slotSize: options.slotSize,
+        ...(options.filter === null ? {} : { filter: options.filter }),
+      });
     } catch (error) {
       session.close();
       throw error;
@@ -186,6 +197,7 @@ function zcCeilingConsumer(): ConsumerFactory {
 export function available(): Map<MethodName, ConsumerFactory> {
   const methods = new Map<MethodName, ConsumerFactory>(METHODS.map((m) => [m, captureConsumer(m)]));
   methods.set('fastnet-ring-unbatched', captureConsumer('fastnet-ring', { batch: false }));
+  methods.set('fastnet-drop-unfiltered', captureConsumer('fastnet-drop', {}, true));
   methods.set('zc-ceiling', zcCeilingConsumer());
   methods.set('tcpdump', tcpdumpConsumer());
   methods.set('stack', stackConsumer());
@@ -209,7 +221,7 @@ export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, stri
 };
 
 /** Methods that run only when asked for by name. */
-const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'tcpdump', 'stack'];
+const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'tcpdump', 'stack'];
 
 /**
  * What runs without --methods: every capture method the source can feed

@@ -4,14 +4,16 @@
 // of --full and --source host. Every value is checked here, so that a bad
 // option is one message (and exit status 2) before anything is set up in the guest.
 import { METHODS } from '../capture/options';
+import { native } from '../native';
 import { type CommandSpec, type Values, UsageError, badValue, choiceValue, parseCommandLine } from './args';
 
 /**
  * Every method the benchmark knows: the library's capture methods, then its
- * own (fastnet-ring without batched wakeups, zero-copy's ceiling, tcpdump,
- * the stack alone); which ones run is up to bench-methods.
+ * own (fastnet-ring without batched wakeups, fastnet-drop without the
+ * --filter, zero-copy's ceiling, tcpdump, the stack alone); which ones run is
+ * up to bench-methods.
  */
-export const METHOD_NAMES = [...METHODS, 'fastnet-ring-unbatched', 'zc-ceiling', 'tcpdump', 'stack'] as const;
+export const METHOD_NAMES = [...METHODS, 'fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'zc-ceiling', 'tcpdump', 'stack'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** pktgen: in the guest, synchronous injection; host: paced frames from the host's framegen into the e1000 (boot with --traffic). */
@@ -33,6 +35,10 @@ export interface BenchOptions {
   queueLength: number;
   bufferSize: number;
   maxBatch: number;
+  /** A tcpdump expression every method applies in the kernel (fastnet-drop-unfiltered and stack aside), or null. */
+  filter: string | null;
+  /** Destination ports the source cycles over, frame by frame, from 9 (1: every frame to port 9). */
+  ports: number;
   outDir: string;
   soaker: boolean;
   profile: MethodName | null;
@@ -117,6 +123,20 @@ host: numbers only, default ${HOST_DEFAULTS.rates})`,
     'queue-length': { type: 'string', value: 'N', help: `fastnet read queue length (default ${DEFAULTS.queueLength})` },
     'buffer-size': { type: 'string', value: 'SIZE', help: `socket/pcap/af_xdp buffer, bytes (4M, 512k...; default ${DEFAULTS.bufferSize})` },
     'max-batch': { type: 'string', value: 'N', help: `frames taken per batch, at most (default ${DEFAULTS.maxBatch})` },
+    filter: {
+      type: 'string',
+      short: 'f',
+      value: 'EXPR',
+      help: `a tcpdump expression every method applies in the kernel (tcpdump
+included; fastnet-drop-unfiltered and stack ignore it): loss is
+counted against the frames it keeps, e.g. 'udp dst port 9'`,
+    },
+    ports: {
+      type: 'string',
+      value: 'N',
+      help: `UDP destination ports the source cycles over, 9 to 8+N, one a frame
+(default 1); with --filter 'udp dst port 9' the filter keeps 1/N`,
+    },
     out: { type: 'string', short: 'o', value: 'DIR', default: DEFAULTS.out, help: 'output folder' },
     full: {
       type: 'boolean',
@@ -172,6 +192,16 @@ export function parseMethods(text: string): MethodName[] {
   return methods;
 }
 
+/** A tcpdump expression libpcap compiles for Ethernet (its message in the UsageError otherwise). */
+export function parseFilter(text: string): string {
+  try {
+    native.capture.checkFilter(text);
+  } catch (error) {
+    throw new UsageError(`--filter: ${(error as Error).message}`);
+  }
+  return text;
+}
+
 /** The bench's options from its parsed command line: presets filled in, every value checked (UsageError). */
 export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
   const { full, source } = v;
@@ -199,8 +229,11 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     throw badValue('--rates', 'at most 1M frames/s with the host source', ratesText);
   }
 
+  if (host && v.ports !== undefined && v.ports !== '1') throw new UsageError('--ports: the host source sends to port 9 only for now');
   return {
     methods: v.methods === undefined ? null : parseMethods(v.methods),
+    filter: v.filter === undefined ? null : parseFilter(v.filter),
+    ports: integer(v.ports ?? '1', 'ports', 1, 1000),
     source,
     rates,
     sizes,

@@ -21,11 +21,13 @@ export interface Sample {
   elapsedSec: number;
   /** What the source sustained: sent / elapsed (pktgen slows down with its consumer). */
   sourcePps: number;
+  /** Frames of those sent the method should deliver: all of them, or those --filter keeps. */
+  kept: number;
   /** Frames user space counted. */
   delivered: number;
   deliveredPps: number;
   ipv4: number;
-  /** sent - delivered, and as a share of sent. */
+  /** kept - delivered, and as a share of kept. */
   lost: number;
   lossPct: number;
   /** What the capture itself reported lost, if it says. */
@@ -108,9 +110,12 @@ export function summarize(samples: Sample[], reference: MethodName | null): Summ
   return summaries;
 }
 
-/** The part of a host run's loss no counter names: sent - delivered - own drops - NIC missed - host drops (may be < 0 when counters overlap). */
+/**
+ * The part of a host run's loss no counter names: kept - delivered - own drops - NIC missed - host drops
+ * (may be < 0 when counters overlap, or with a filter, whose share of the NIC's and host's drops is unknown).
+ */
 export function lostOther(s: Sample): number {
-  return s.sent - s.delivered - (s.captureDropped ?? 0) - (s.nicMissed ?? 0) - (s.hostDropped ?? 0);
+  return s.kept - s.delivered - (s.captureDropped ?? 0) - (s.nicMissed ?? 0) - (s.hostDropped ?? 0);
 }
 
 /**

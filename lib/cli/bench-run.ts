@@ -9,8 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 import { type Soaker, busyShares, calibrate, cpuPerFrameNs, procStatShares, readProcStat, soakRates } from './bench-cpu';
-import type { ConsumerFactory } from './bench-methods';
-import type { BenchOptions, MethodName, Rate } from './bench-options';
+import { keptShare } from './bench-filter';
+import { type ConsumerFactory, IGNORES_FILTER } from './bench-methods';
+import type { BenchOptions, MethodName, Rate, SourceName } from './bench-options';
 import type { Sample } from './bench-report';
 import { HOST_IP, HostTraffic, setupGuestLink, waitForCarrier } from '../host-traffic';
 import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
@@ -125,6 +126,7 @@ export async function runOnce(
     dst: '10.98.0.2',
     thread: SOURCE_CPU,
     rate: run.offered === 'max' ? undefined : run.offered,
+    udpDstPorts: options.ports,
   });
   const source = pktgenRunAsync();
   // The clock starts when pktgen runs: starting it takes a process, which on a
@@ -150,7 +152,8 @@ export async function runOnce(
   const elapsedUs = pktgenElapsedUs(DEVICE);
   const elapsedSec = elapsedUs && elapsedUs > 0 ? elapsedUs / 1e6 : ownSec;
   const deliveredPps = counts.frames / elapsedSec;
-  const lost = Math.max(0, sent - counts.frames);
+  const kept = keptFrames(sent, 'pktgen', run, options);
+  const lost = Math.max(0, kept - counts.frames);
   const procStat = procStatShares(statFrom, statTo);
   const busy = soaker && idle && soakFrom && soakTo ? busyShares(idle, soakRates(soakFrom, soakTo)) : null;
   // Without the soaker, /proc/stat's busy share stands in for it.
@@ -165,11 +168,12 @@ export async function runOnce(
     sent,
     elapsedSec,
     sourcePps: sent / elapsedSec,
+    kept,
     delivered: counts.frames,
     deliveredPps,
     ipv4: counts.ipv4,
     lost,
-    lossPct: sent > 0 ? (100 * lost) / sent : 0,
+    lossPct: kept > 0 ? (100 * lost) / kept : 0,
     captureDropped: counts.captureDropped,
     nicMissed: null,
     hostDropped: null,
@@ -272,7 +276,8 @@ export async function runHostOnce(
 
     const elapsedSec = result.seconds > 0 ? result.seconds : options.durationSec;
     const deliveredPps = counts.frames / elapsedSec;
-    const lost = Math.max(0, result.sent - counts.frames);
+    const kept = keptFrames(result.sent, 'host', run, options);
+    const lost = Math.max(0, kept - counts.frames);
     const procStat = procStatShares(statFrom, statTo);
     const busy = soaker && idle && soakFrom && soakTo ? busyShares(idle, soakRates(soakFrom, soakTo)) : null;
     const cpu = busy ? cpuPerFrameNs(busy, deliveredPps) : cpuPerFrameNs([procStat.busy], deliveredPps);
@@ -286,11 +291,12 @@ export async function runHostOnce(
       sent: result.sent,
       elapsedSec,
       sourcePps: result.sent / elapsedSec,
+      kept,
       delivered: counts.frames,
       deliveredPps,
       ipv4: counts.ipv4,
       lost,
-      lossPct: result.sent > 0 ? (100 * lost) / result.sent : 0,
+      lossPct: kept > 0 ? (100 * lost) / kept : 0,
       captureDropped: counts.captureDropped,
       nicMissed: missed,
       hostDropped: result.hostDropped,
@@ -301,6 +307,12 @@ export async function runHostOnce(
   } finally {
     if (!finished) await consumer.finish(0).catch(() => undefined);
   }
+}
+
+/** Of `sent` frames, those the run's method should deliver: those --filter keeps, unless the method ignores it. */
+export function keptFrames(sent: number, source: SourceName, run: { size: number; method: MethodName }, options: BenchOptions): number {
+  if (IGNORES_FILTER.includes(run.method)) return sent;
+  return Math.round(sent * keptShare(options.filter, source, run.size, options.ports));
 }
 
 export function cpuCount(): number {

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Soaker, soakerBinary } from './bench-cpu';
-import { type ConsumerFactory, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
+import { FIRST_PORT, keptShare } from './bench-filter';
+import { type ConsumerFactory, IGNORES_FILTER, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
 import { UsageError, execute, type ParsedCommandLine } from './args';
 import { BENCH_SPEC, type BenchOptions, type MethodName, benchOptions } from './bench-options';
 import { type Sample, drawPlots, formatLossFree, formatTable, summarize } from './bench-report';
@@ -137,6 +138,14 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
     `[bench] ${[...methods.keys()].join(', ')}; source ${options.source}; rates ${options.rates.join(',')}; sizes ${options.sizes.join(',')} B; ` +
       `${options.durationSec} s a run, ${options.repeats} rounds; ${cpuCount()} vCPU, ${process.env.KMODLAB_ACCEL ?? 'unknown accelerator'}`,
   );
+  if (options.filter !== null || options.ports > 1) {
+    const share = keptShare(options.filter, options.source, options.sizes[0], options.ports);
+    console.log(
+      `[bench] destination ports ${FIRST_PORT}-${FIRST_PORT + options.ports - 1}, one a frame; ` +
+        (options.filter === null ? 'no filter' : `filter '${options.filter}' keeps ${(100 * share).toFixed(1)}% of the frames`) +
+        ` (loss counts against those; ${IGNORES_FILTER.join(' and ')} take all)`,
+    );
+  }
   const soaker = options.soaker ? await Soaker.start(soakerBinary(PROJECT_ROOT), cpuCount()) : null;
   let sweep: SweepResult;
   try {

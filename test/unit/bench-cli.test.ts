@@ -30,7 +30,8 @@ import {
   plotScript,
   summarize,
 } from '../../lib/cli/bench-report';
-import { rotate, schedule } from '../../lib/cli/bench-run';
+import { keptFrames, rotate, schedule } from '../../lib/cli/bench-run';
+import { keptShare } from '../../lib/cli/bench-filter';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'kmodlab.js');
@@ -132,10 +133,44 @@ describe('bench options', () => {
     [['-s', 'host', '-r', '10k,max'], /^--rates must be frames\/s with the host source, which is paced .*, got "10k,max"$/],
     [['-s', 'host', '-r', '2M'], /^--rates must be at most 1M frames\/s with the host source, got "2M"$/],
     [['-s', 'host', '--profile', 'pcap'], /^--profile runs with the pktgen source only$/],
+    [['-f', 'udp dst porte 9'], /^--filter: .*not a valid filter expression: unknown host 'porte'/],
+    [['--filter', 'udp and'], /^--filter: .*syntax error/],
+    [['--ports', '0'], /^--ports must be an integer from 1 to 1000, got "0"$/],
+    [['--ports', '1001'], /^--ports must be an integer from 1 to 1000, got "1001"$/],
   ])('%j is refused: %s', (argv, message) => {
     const error = usageError(argv);
     expect(error.message).toMatch(message);
     expect(error.code).toBe('ERR_USAGE');
+  });
+});
+
+describe('bench --filter and --ports', () => {
+  test('parsed and checked by libpcap; the defaults are no filter and one port', () => {
+    expect(parseBenchOptions([])).toMatchObject({ filter: null, ports: 1 });
+    expect(parseBenchOptions(['-f', 'udp dst port 9', '--ports', '10'])).toMatchObject({ filter: 'udp dst port 9', ports: 10 });
+  });
+
+  test("the share of the source's frames a filter keeps: libpcap's verdict on one frame per port", () => {
+    expect(keptShare(null, 'pktgen', 64, 10)).toBe(1);
+    expect(keptShare('udp dst port 9', 'pktgen', 64, 10)).toBe(0.1);
+    expect(keptShare('udp dst port 9', 'pktgen', 64, 1)).toBe(1);
+    expect(keptShare('udp dst portrange 9-13', 'host', 1500, 10)).toBe(0.5);
+    expect(keptShare('not udp dst port 9', 'host', 64, 4)).toBe(0.75);
+    expect(keptShare('tcp', 'pktgen', 64, 10)).toBe(0);
+    // Addresses and lengths are the sources' own.
+    expect(keptShare('src host 10.98.0.1 and dst host 10.98.0.2', 'pktgen', 64, 3)).toBe(1);
+    expect(keptShare('src host 10.98.0.1', 'host', 64, 3)).toBe(0);
+    expect(keptShare('dst host 192.168.77.2 and udp src port 9', 'host', 64, 3)).toBe(1);
+    expect(keptShare('len > 100', 'pktgen', 64, 3)).toBe(0);
+    expect(keptShare('len > 100 and ip[2:2] = 498', 'pktgen', 512, 3)).toBe(1);
+  });
+
+  test('the frames a run counts against: those kept, or every frame for the methods that ignore the filter', () => {
+    const options = parseBenchOptions(['-f', 'udp dst port 9', '--ports', '10']);
+    if (options === 'help') throw new Error('help');
+    expect(keptFrames(100_003, 'pktgen', { size: 64, method: 'fastnet-ring' }, options)).toBe(10_000);
+    expect(keptFrames(100_003, 'pktgen', { size: 64, method: 'fastnet-drop-unfiltered' }, options)).toBe(100_003);
+    expect(keptFrames(100_003, 'pktgen', { size: 64, method: 'stack' }, options)).toBe(100_003);
   });
 });
 
@@ -295,6 +330,7 @@ function sample(method: MethodName, repeat: number, deliveredPps: number, extra:
     repeat,
     order: 0,
     sent: deliveredPps,
+    kept: deliveredPps,
     elapsedSec: 1,
     sourcePps: deliveredPps,
     delivered: deliveredPps,
@@ -434,6 +470,7 @@ describe('report', () => {
         source: 'host',
         offered,
         sent: offered,
+        kept: offered,
         delivered,
         lost: offered - delivered,
         lossPct: (100 * (offered - delivered)) / offered,
