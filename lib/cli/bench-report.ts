@@ -153,6 +153,34 @@ export function formatLossFree(summaries: Summary[], source: SourceName, referen
   return lines.join('\n');
 }
 
+/**
+ * With a filter and the pktgen source, whose rate is what the consumer lets it sustain: each
+ * method's source rate over fastnet-drop-unfiltered's in the same round (median), i.e. what
+ * capturing through the filter costs against taking every frame and keeping none.
+ */
+export function formatFilterCost(samples: Sample[]): string | null {
+  const reference: MethodName = 'fastnet-drop-unfiltered';
+  const pktgen = samples.filter((s) => s.source === 'pktgen');
+  if (!pktgen.some((s) => s.method === reference)) return null;
+  const lines = [`source rate against ${reference}'s in the same round (median):`];
+  const groups = new Map<string, Sample[]>();
+  for (const s of pktgen) {
+    if (s.method === reference) continue;
+    const key = `${s.size}/${s.offered}/${s.method}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  for (const group of groups.values()) {
+    const ratios = group.flatMap((s) => {
+      const ref = pktgen.find((r) => r.method === reference && pointKey(r) === pointKey(s) && r.repeat === s.repeat);
+      return ref && ref.sourcePps > 0 ? [s.sourcePps / ref.sourcePps] : [];
+    });
+    if (ratios.length === 0) continue;
+    const { size, offered, method } = group[0];
+    lines.push(`  ${String(size).padStart(4)} B  ${rateText(offered).padStart(5)}  ${method.padEnd(13)} ${median(ratios).toFixed(2)}x`);
+  }
+  return lines.length > 1 ? lines.join('\n') : null;
+}
+
 const kpps = (pps: number) => (pps / 1000).toFixed(1);
 const rateText = (rate: Rate) => (rate === 'max' ? 'max' : kpps(rate));
 

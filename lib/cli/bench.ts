@@ -13,7 +13,7 @@ import { FIRST_PORT, keptShare } from './bench-filter';
 import { type ConsumerFactory, IGNORES_FILTER, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
 import { UsageError, execute, type ParsedCommandLine } from './args';
 import { BENCH_SPEC, type BenchOptions, type MethodName, benchOptions } from './bench-options';
-import { type Sample, drawPlots, formatLossFree, formatTable, summarize } from './bench-report';
+import { type Sample, drawPlots, formatFilterCost, formatLossFree, formatTable, summarize } from './bench-report';
 import { DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
 import { HostTraffic } from '../host-traffic';
 import { VethPair, pktgenReset } from '../traffic';
@@ -158,6 +158,8 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
 
   let table = formatTable(summaries, options.source, reference);
   if (options.source === 'host') table += `\n\n${formatLossFree(summaries, options.source, reference)}`;
+  const filterCost = formatFilterCost(sweep.samples);
+  if (filterCost) table += `\n\n${filterCost}`;
   console.log(`\n${table}`);
   const jsonFile = path.join(outDir, `bench-${stamp}.json`);
   const result = {

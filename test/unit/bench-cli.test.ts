@@ -27,6 +27,7 @@ import {
   lossFreeRates,
   lostOther,
   plotData,
+  formatFilterCost,
   plotScript,
   summarize,
 } from '../../lib/cli/bench-report';
@@ -163,6 +164,26 @@ describe('bench --filter and --ports', () => {
     expect(keptShare('dst host 192.168.77.2 and udp src port 9', 'host', 64, 3)).toBe(1);
     expect(keptShare('len > 100', 'pktgen', 64, 3)).toBe(0);
     expect(keptShare('len > 100 and ip[2:2] = 498', 'pktgen', 512, 3)).toBe(1);
+  });
+
+  test("the filter's cost: each method's source rate over fastnet-drop-unfiltered's in the same round", () => {
+    const runs = [
+      sample('fastnet-drop-unfiltered', 1, 150_000),
+      sample('fastnet-ring', 1, 140_000),
+      sample('pcap', 1, 45_000),
+      sample('fastnet-drop-unfiltered', 2, 100_000),
+      sample('fastnet-ring', 2, 95_000),
+      sample('pcap', 2, 40_000),
+      sample('fastnet-drop-unfiltered', 3, 200_000),
+      sample('fastnet-ring', 3, 150_000),
+      sample('pcap', 3, 30_000),
+    ];
+    expect(formatFilterCost(runs)!.split('\n')).toEqual([
+      "source rate against fastnet-drop-unfiltered's in the same round (median):",
+      '    64 B    max  fastnet-ring  0.93x',
+      '    64 B    max  pcap          0.30x',
+    ]);
+    expect(formatFilterCost(runs.filter((s) => s.method !== 'fastnet-drop-unfiltered'))).toBeNull();
   });
 
   test('the frames a run counts against: those kept, or every frame for the methods that ignore the filter', () => {
