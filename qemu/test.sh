@@ -35,6 +35,11 @@ rm -f out/test/*.json
 # test/unit/test-selection.test.ts fails if one of these touches /dev/fastnet, /dev/kshram*,
 # /proc/memory_info or the library modules that open them.
 debug_skip='bench|capture-file|doc-snippets|host-traffic'
+# With two lanes, the debug kernel's files take two boots, one in each lane: these run in the
+# second one (debug-b), after Debian's part in the lane that had the unit tests and Debian's
+# kernel (which end about 9 minutes before the debug kernel's files would alone). The modules
+# with the fewest code paths that race between CPUs; fastnet's stay on the 2-vCPU boot.
+debug_second='memory-info|kshram'
 
 # run_vm_suite RESULT KERNEL [VM_OPTION...]: one boot of the in-VM suite on KERNEL (debian or debug, which skips
 # $debug_skip unless files are named), results in out/test/RESULT.json. Every file runs in that one
@@ -42,9 +47,17 @@ debug_skip='bench|capture-file|doc-snippets|host-traffic'
 # cost its fixed part again (about 60 s on the debug kernel: boot, kmemleak's scans, jest's start).
 run_vm_suite() {
 	local result=$1 kernel=$2 vm_args=("${@:3}") files=("${jest_args[@]}")
-	if [ "$kernel" = debug ]; then
+	if [ "$kernel" != debian ]; then
 		vm_args+=(--kernel debug --timeout 3000)
-		[ ${#jest_args[@]} -gt 0 ] || files=(--testPathIgnorePatterns "test/vm/($debug_skip)\\.")
+		if [ ${#jest_args[@]} -gt 0 ]; then
+			:
+		elif [ "$kernel" = debug-b ]; then
+			files=("test/vm/($debug_second)\\.")
+		elif [ "$split_debug" = 1 ]; then
+			files=(--testPathIgnorePatterns "test/vm/($debug_skip|$debug_second)\\.")
+		else
+			files=(--testPathIgnorePatterns "test/vm/($debug_skip)\\.")
+		fi
 	fi
 	# CI=true: the guest's serial port is a tty, but nobody watches jest's progress redraws.
 	bash qemu/vm.sh --no-build --traffic --iommu "${vm_args[@]}" --env CI=true -- node_modules/.bin/jest \
@@ -74,6 +87,11 @@ run_job() {
 	debug)
 		echo "[test] in-VM tests, debug kernel (lockdep, KASAN, kmemleak)"
 		run_vm_suite debug debug
+		status=$?
+		;;
+	debug-b)
+		echo "[test] in-VM tests, debug kernel, second boot: $debug_second"
+		run_vm_suite debug-b debug-b --smp "$debian_smp"
 		status=$?
 		;;
 	esac
@@ -112,14 +130,20 @@ run_lane() {
 # 2 vCPUs: it is the run whose checkers (lockdep, KASAN) find races, and races need two CPUs.
 # KMODLAB_TEST_JOBS=1 runs the jobs one after the other, every guest with 2 vCPUs.
 jobs=("${parts[@]}")
-lane_a=() lane_b=() debian_smp=2
+lane_a=() lane_b=() debian_smp=2 split_debug=0
 for job in "${jobs[@]}"; do
 	case $job in debug) lane_a+=("$job") ;; *) lane_b+=("$job") ;; esac
 done
 if [ "${KMODLAB_TEST_JOBS:-2}" = 1 ] || [ ${#lane_a[@]} -eq 0 ] || [ ${#lane_b[@]} -eq 0 ]; then
 	lane_a=("${jobs[@]}") lane_b=()
-elif [ "$(nproc)" -lt 4 ]; then
-	debian_smp=1
+else
+	[ "$(nproc)" -ge 4 ] || debian_smp=1
+	# The whole suite (no files named): the debug kernel's second boot goes to the other lane.
+	if [ ${#jest_args[@]} -eq 0 ] && [[ " ${lane_b[*]} " == *" vm "* ]]; then
+		split_debug=1
+		lane_b+=(debug-b)
+		jobs+=(debug-b)
+	fi
 fi
 
 # The debug kernel's image and modules, once, before any lane boots it (two boots building them

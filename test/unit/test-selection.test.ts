@@ -44,3 +44,14 @@ describe('the debug kernel skips only files that do not reach a module themselve
     }
   });
 });
+
+describe("the debug kernel's second boot (debug-b) takes files of the first, none skipped", () => {
+  const second = patternList('debug_second');
+
+  test('every name on the list is an in-VM test file that the debug kernel runs', () => {
+    const missing = second.filter((name) => !fs.existsSync(path.join(ROOT, 'test', 'vm', `${name}.test.ts`)));
+    expect(missing).toEqual([]);
+    expect(second.filter((name) => patternList('debug_skip').includes(name))).toEqual([]);
+    expect(second.length).toBeGreaterThan(0);
+  });
+});

@@ -4,6 +4,7 @@
 // leaks.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as fastnet from '../../lib/fastnet';
@@ -15,6 +16,8 @@ import { memorySnapshot, settleMemory, slabGrowth, slabObjects } from './meminfo
 
 const uapi = native.fastnet;
 const ROOT = path.join(__dirname, '..', '..');
+/** The debug kernel: kmemleak reports any object a session leaves, so its churn can be shorter. */
+const DEBUG_KERNEL = os.release().includes('kmodlab-debug');
 const FASTNET_BIND = path.join(ROOT, 'out', 'bin', 'fastnet-bind');
 
 let net: Topology;
@@ -459,24 +462,27 @@ describe('the module', () => {
     const before = memorySnapshot();
     const slabBefore = slabObjects();
     const started = Date.now();
-    run(600, 3);
+    // On the debug kernel a quarter of it (kmemleak finds a single leaked object there, and every
+    // session costs about 4x as much); a leak per session or per mode still passes the bound below.
+    const cycles = DEBUG_KERNEL ? 150 : 600;
+    run(cycles, 3);
     const ms = Date.now() - started;
     await settleMemory();
     const after = memorySnapshot();
     const grown = slabGrowth(slabBefore, slabObjects(), 20);
     console.log(
-      `fastnet: 600 sessions + 3 device removals in a child process (${ms} ms): ` +
+      `fastnet: ${cycles} sessions + 3 device removals in a child process (${ms} ms): ` +
         `Slab ${before.slab} -> ${after.slab} KiB, MemAvailable ${before.memAvailable} -> ${after.memAvailable} KiB ` +
         `(with per-CPU free pages and own memory ${before.available} -> ${after.available} KiB); ` +
         `slab caches grown by 20+ objects: ${JSON.stringify(grown)}`,
     );
     // The module's own caches: its allocations are memcg-accounted
     // (kmalloc-cg-*), and frames are skbs. An object leaked per session
-    // (600), or per ring, queue or drop session (200 each), shows as that
-    // many objects in one cache, whatever its size; measured: none of them
-    // grows by 20. (Other caches move with the child's files and inodes.)
+    // (cycles), or per ring, queue or drop session (a third each), shows as
+    // that many objects in one cache, whatever its size; measured: none of
+    // them grows by 20. (Other caches move with the child's files and inodes.)
     const own = Object.entries(grown).filter(([name]) => /^(kmalloc-cg-|skbuff_)/.test(name));
-    expect(own.filter(([, objects]) => objects >= 100)).toEqual([]);
+    expect(own.filter(([, objects]) => objects >= Math.max(cycles / 6, 40))).toEqual([]);
     expect(after.slab - before.slab).toBeLessThan(1024);
     expect(before.available - after.available).toBeLessThan(4096);
     // The churn took 81-110 s under TCG on a loaded host (load average 14 on 2 cores).
