@@ -37,6 +37,10 @@ export interface BenchOptions {
   soaker: boolean;
   profile: MethodName | null;
   full: boolean;
+  /** Destination ports 9 to 9 + ports - 1, frame by frame (the host source's flows; 1: port 9 only). */
+  ports: number;
+  /** host: a pcap or pcapng file replayed at each rate instead of generated frames (sizes: [0]). */
+  pcap: string | null;
 }
 
 /** The short default `npm start` runs: a few minutes under TCG. */
@@ -131,6 +135,19 @@ explicit options still win`,
       help: 'after the sweep, perf record one run of METHOD at the first rate and size',
     },
     'no-soaker': { type: 'boolean', help: 'no CPU soaker: CPU per frame from /proc/stat only' },
+    ports: {
+      type: 'string',
+      value: 'N',
+      help: `host: frames to destination ports 9 to 9+N-1, frame by frame, so
+a filter 'udp dst port 9' keeps 1 in N (default 1)`,
+    },
+    pcap: {
+      type: 'string',
+      value: 'FILE',
+      help: `host: replay FILE (pcap or pcapng, under the project's folder)
+at each rate, looped, instead of generated frames; no --sizes
+(e.g. test/fixtures/sample-traffic.pcapng)`,
+    },
   },
 } satisfies CommandSpec;
 
@@ -180,9 +197,16 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     if (host && name !== 'sizes') return (full ? HOST_FULL_SWEEP : HOST_DEFAULTS)[name];
     return full ? FULL_SWEEP[name] : fallback;
   };
-  const sizes = list(v.sizes ?? preset('sizes', DEFAULTS.sizes), 'sizes').map((item) =>
-    integer(item, 'sizes', FRAME_SIZE_MIN, FRAME_SIZE_MAX),
-  );
+  const pcap = v.pcap ?? null;
+  if (pcap !== null && !host) throw new UsageError('--pcap replays a file with the host source: add --source host');
+  if (pcap !== null && v.sizes !== undefined) throw new UsageError("--sizes does not apply to --pcap: the file's frames have their own sizes");
+  if (v.ports !== undefined && !host) throw new UsageError('--ports spreads the host source: add --source host');
+  if (v.ports !== undefined && pcap !== null) throw new UsageError("--ports does not apply to --pcap: the file's frames have their own ports");
+  // A replay's frames are the file's: size 0 stands for them in the samples and the table.
+  const sizes =
+    pcap !== null
+      ? [0]
+      : list(v.sizes ?? preset('sizes', DEFAULTS.sizes), 'sizes').map((item) => integer(item, 'sizes', FRAME_SIZE_MIN, FRAME_SIZE_MAX));
   const durationText = v.duration ?? preset('duration', DEFAULTS.duration);
   const durationSec = Number(durationText);
   if (!/^\d+(\.\d+)?$/.test(durationText) || durationSec < 0.5 || durationSec > 600) {
@@ -215,6 +239,8 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     soaker: !v['no-soaker'],
     profile,
     full,
+    ports: v.ports === undefined ? 1 : integer(v.ports, 'ports', 1, 65527),
+    pcap,
   };
 }
 

@@ -93,6 +93,17 @@ describe('bench options', () => {
     });
   });
 
+  test('--source host --ports N spreads the destination ports; --pcap FILE replays a file, its frames standing for the sizes', () => {
+    expect(parseBenchOptions(['-s', 'host', '--ports', '5'])).toMatchObject({ ports: 5, pcap: null, sizes: [64] });
+    expect(parseBenchOptions(['-s', 'host'])).toMatchObject({ ports: 1, pcap: null });
+    expect(parseBenchOptions(['-s', 'host', '--pcap', 'test/fixtures/sample-traffic.pcapng', '-r', '2k'])).toMatchObject({
+      ports: 1,
+      pcap: 'test/fixtures/sample-traffic.pcapng',
+      sizes: [0],
+      rates: [2000],
+    });
+  });
+
   test('lists, units and short options', () => {
     expect(
       parseBenchOptions(['-m', 'fastnet-ring,pcap', '-r', '50k,1.5M,max', '-z', '64,1500', '-d', '0.5', '--buffer-size', '512k', '--no-soaker', '--profile', 'fastnet-ring', '-o', '/tmp/x']),
@@ -132,6 +143,11 @@ describe('bench options', () => {
     [['-s', 'host', '-r', '10k,max'], /^--rates must be frames\/s with the host source, which is paced .*, got "10k,max"$/],
     [['-s', 'host', '-r', '2M'], /^--rates must be at most 1M frames\/s with the host source, got "2M"$/],
     [['-s', 'host', '--profile', 'pcap'], /^--profile runs with the pktgen source only$/],
+    [['--pcap', 'x.pcap'], /^--pcap replays a file with the host source: add --source host$/],
+    [['-s', 'host', '--pcap', 'x.pcap', '-z', '64'], /^--sizes does not apply to --pcap/],
+    [['-s', 'host', '--pcap', 'x.pcap', '--ports', '4'], /^--ports does not apply to --pcap/],
+    [['--ports', '4'], /^--ports spreads the host source: add --source host$/],
+    [['-s', 'host', '--ports', '0'], /^--ports must be an integer from 1 to 65527, got "0"$/],
   ])('%j is refused: %s', (argv, message) => {
     const error = usageError(argv);
     expect(error.message).toMatch(message);
@@ -341,6 +357,12 @@ describe('report', () => {
     expect(table[1].split(/\s{2,}/)).toEqual(['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', 'x pcap']);
     expect(table).toHaveLength(4);
     expect(table[3].split(/\s+/)).toEqual(['fastnet-ring', '64', 'max', '90.0', '90.0', '75.0-100.0', '0.00', '11111', '2.25']);
+  });
+
+  test("a replayed file's points (size 0) show as pcap in the table", () => {
+    const replayed = samples.map((s) => ({ ...s, size: 0 }));
+    const table = formatTable(summarize(replayed, 'pcap'), 'pktgen', 'pcap').split('\n');
+    expect(table[3].split(/\s+/).slice(0, 2)).toEqual(['fastnet-ring', 'pcap']);
   });
 
   test('plot data: a block per method, x = the offered rate index; the script names every method', () => {
