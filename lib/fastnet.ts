@@ -145,7 +145,11 @@ export interface BindOptions {
   slots?: number;
   /** ring: bytes per slot, a power of two from 2048 to 65536 (default 2048); longer frames are cut. */
   slotSize?: number;
-  /** read and ring: copy each frame and let it go on up the stack (default false: the frame is consumed). */
+  /**
+   * read and ring: copy each frame and let it go on up the stack (default false: the frame is consumed).
+   * zerocopy: the frames the filter rejects go on up the stack (copied into an skb); those it takes stay
+   * the ring's alone, so a filtered capture leaves the device's ARP and ping working.
+   */
   passThrough?: boolean;
   /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault, 1024). */
   queueLength?: number;
@@ -253,7 +257,7 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
   slots: ['ring', 'zerocopy'],
   slotSize: ['ring', 'zerocopy'],
   queueLength: ['read'],
-  passThrough: ['read', 'ring'],
+  passThrough: ['read', 'ring', 'zerocopy'],
   batch: ['ring'],
   filter: ['drop', 'read', 'ring', 'zerocopy'],
 };

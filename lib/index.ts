@@ -9,4 +9,14 @@ export { PcapWriter, readPcapFile } from './pcap-file';
 
 export * as kmod from './kmod';
 export * as traffic from './traffic';
+// Frames from the host into the guest's e1000 (a guest booted with `--traffic`): docs/capture.md.
+export {
+  HostTraffic,
+  setupGuestLink,
+  waitForCarrier,
+  HOST_IP,
+  GUEST_IP,
+  type TrafficRequest,
+  type TrafficResult,
+} from './host-traffic';
 export { Mapping } from './mapping';

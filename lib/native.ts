@@ -138,7 +138,7 @@ export interface CaptureNative {
    */
   Capture: new (
     method: string,
-    options: Omit<CaptureOptions, 'signal' | 'batch' | 'filter'> & { device: string; filter?: string | Uint8Array },
+    options: Omit<CaptureOptions, 'signal' | 'batch' | 'filter' | 'pass'> & { device: string; filter?: string | Uint8Array },
   ) => NativeCaptureHandle;
   /** Compiles a tcpdump expression (throws ERR_INVALID_ARG_VALUE); returns its instruction count. */
   checkFilter(expression: string, snapLength?: number): number;

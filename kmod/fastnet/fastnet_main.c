@@ -201,8 +201,11 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 			return -EINVAL;
 		return 0;
 	case FASTNET_MODE_ZEROCOPY:
-		/* The NIC's frames never reach the stack: nothing to pass. */
-		if (req->flags)
+		/*
+		 * The NIC's frames reach the stack only as copies, of those
+		 * the filter rejects, with FASTNET_BIND_PASS (fastnet_zc.c).
+		 */
+		if (req->flags & ~FASTNET_BIND_PASS)
 			return -EINVAL;
 		fallthrough;
 	case FASTNET_MODE_RING:

@@ -24,6 +24,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-mapping.h>
+#include <linux/etherdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/rtnetlink.h>
@@ -180,6 +181,35 @@ static unsigned int fastnet_zc_filter(struct fastnet_zc *zc, const u8 *frame,
 	return snap;
 }
 
+/*
+ * FASTNET_BIND_PASS: a frame the filter rejected goes on up the stack as a
+ * copy in an skb of its own, from the driver's NAPI poll (or, when the
+ * driver empties its ring with NAPI disabled, from process context, where
+ * netif_rx() takes it). Meant for the little control traffic (ARP, ICMP) a
+ * device must keep answering; with no memory the frame is dropped, as a
+ * driver with no skb drops it.
+ */
+static void fastnet_zc_pass(struct fastnet_zc *zc, const void *data,
+			    unsigned int len)
+{
+	struct net_device *dev = zc->dev;
+	struct sk_buff *skb;
+
+	if (!(zc->fdev->flags & FASTNET_BIND_PASS) || len < ETH_HLEN)
+		return;
+	skb = netdev_alloc_skb_ip_align(dev, len);
+	if (!skb) {
+		dev_core_stats_rx_dropped_inc(dev);
+		return;
+	}
+	skb_put_data(skb, data, len);
+	skb->protocol = eth_type_trans(skb, dev);
+	if (in_serving_softirq())
+		netif_receive_skb(skb);
+	else
+		netif_rx(skb);
+}
+
 /* The kernel address of buffer @buf: a slot, physically contiguous. */
 static u8 *fastnet_zc_buf_addr(struct fastnet_zc *zc, u32 buf)
 {
@@ -239,7 +269,8 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 				DMA_FROM_DEVICE);
 	snap = fastnet_zc_filter(zc, fastnet_zc_buf_addr(zc, buf), len);
 	if (!snap) {
-		/* Never published: straight back to the NIC, as a drop's. */
+		/* Never published: copied if asked, then back to the NIC. */
+		fastnet_zc_pass(zc, fastnet_zc_buf_addr(zc, buf), len);
 		zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
 		fastnet_count(zc->fdev, len, FASTNET_FILTERED, 0);
 		return;
@@ -269,6 +300,7 @@ void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
 	/* Filtered in the driver's buffer: a rejected frame takes no slot. */
 	snap = fastnet_zc_filter(zc, data, len);
 	if (!snap) {
+		fastnet_zc_pass(zc, data, len);
 		fastnet_count(zc->fdev, len, FASTNET_FILTERED, 0);
 		return;
 	}

@@ -50,6 +50,7 @@ export class FastnetCapture extends CaptureBase {
     } else if (this.#mode === 'read' && options.ringSize !== undefined) {
       bind.queueLength = options.ringSize;
     }
+    if (options.pass) bind.passThrough = true;
     // An expression with the capture's snap length, as the other methods compile it.
     if (options.filter !== undefined) {
       bind.filter = typeof options.filter === 'string' ? fastnet.compileFilter(options.filter, options.snapLength) : options.filter;

@@ -18,6 +18,12 @@ export { FASTNET_MODES } from './fastnet-capture';
  * or ERR_OUT_OF_RANGE before anything is opened; system call failures throw
  * Node-style errors (ENODEV for an unknown device, EPERM without
  * CAP_NET_RAW) with `code`, negative `errno`, `syscall` and `path`.
+ *
+ * af_xdp and the fastnet methods take every frame from the device's own
+ * stack while they run (ping and ARP through it fail; fastnet-zc restarts
+ * the NIC too): `pass: true` keeps the stack fed where a method can
+ * (fastnet-read and -ring copy every frame on to it, fastnet-zc the ones its
+ * filter rejects). The packet sockets (socket, socket-mmsg, pcap) only look.
  */
 export function openCapture(method: CaptureMethod, device: string, options: CaptureOptions = {}): Capture {
   const m = checkOneOf('method', checkString('method', method), METHODS);

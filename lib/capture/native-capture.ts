@@ -17,7 +17,8 @@ export class NativeCapture extends CaptureBase {
   constructor(method: NativeMethod, device: string, options: ResolvedOptions) {
     super(method, device, options);
     if (method === 'af_xdp') refusePktgen(device);
-    const { signal: _signal, filter, ...rest } = options;
+    // pass: a packet socket leaves every frame to the stack anyway (checkOptions allows only true).
+    const { signal: _signal, filter, pass: _pass, ...rest } = options;
     this.#handle = new native.capture.Capture(method, {
       ...rest,
       device,

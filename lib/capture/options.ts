@@ -59,6 +59,15 @@ export interface CaptureOptions {
    * runs in user space (pcap_offline_filter).
    */
   filter?: Filter;
+  /**
+   * Whether the device's own stack still gets the frames (default: each method's own way).
+   * socket, socket-mmsg and pcap always leave them to it (true is all they take). fastnet-read
+   * and fastnet-ring take them from the stack unless true (a copy goes on up). fastnet-zc takes
+   * every frame its filter keeps, and with true hands the ones it rejects on to the stack (copied),
+   * so a capture filtered to its traffic keeps the guest's ARP and ping working. af_xdp and
+   * fastnet-drop take every frame: refused.
+   */
+  pass?: boolean;
   /** Aborting it closes the capture: iterations and loops end, countBatch() throws. */
   signal?: AbortSignal;
 }
@@ -77,8 +86,12 @@ export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   timeoutMs: ['pcap'],
   batch: ['fastnet-ring'],
   filter: ALL,
+  pass: ['socket', 'socket-mmsg', 'pcap', 'fastnet-read', 'fastnet-ring', 'fastnet-zc'],
   signal: ALL,
 };
+
+/** Methods whose frames the stack always gets as well: pass can only be true there. */
+const ALWAYS_PASS: readonly CaptureMethod[] = ['socket', 'socket-mmsg', 'pcap'];
 
 export const DEFAULTS = {
   snapLength: 65535,
@@ -131,6 +144,12 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
       const filter = checkString('filter', o.filter);
       native.capture.checkFilter(filter, resolved.snapLength);
       resolved.filter = filter;
+    }
+  }
+  if (o.pass !== undefined) {
+    resolved.pass = checkBoolean('pass', o.pass);
+    if (!resolved.pass && ALWAYS_PASS.includes(method)) {
+      throw invalidArgValue('pass', false, `cannot be false with ${method}: a packet socket's frames always go on to the stack`);
     }
   }
   if (o.signal !== undefined) resolved.signal = checkAbortSignal('signal', o.signal);

@@ -43,6 +43,8 @@ export interface BenchOptions {
   soaker: boolean;
   profile: MethodName | null;
   full: boolean;
+  /** host: a pcap or pcapng file replayed at each rate instead of generated frames (sizes: [0]). */
+  pcap: string | null;
 }
 
 /** The short default `npm start` runs: a few minutes under TCG. */
@@ -151,6 +153,13 @@ explicit options still win`,
       help: 'after the sweep, perf record one run of METHOD at the first rate and size',
     },
     'no-soaker': { type: 'boolean', help: 'no CPU soaker: CPU per frame from /proc/stat only' },
+    pcap: {
+      type: 'string',
+      value: 'FILE',
+      help: `host: replay FILE (pcap or pcapng, under the project's folder)
+at each rate, looped, instead of generated frames; no --sizes
+(e.g. test/fixtures/sample-traffic.pcapng)`,
+    },
   },
 } satisfies CommandSpec;
 
@@ -210,9 +219,15 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     if (host && name !== 'sizes') return (full ? HOST_FULL_SWEEP : HOST_DEFAULTS)[name];
     return full ? FULL_SWEEP[name] : fallback;
   };
-  const sizes = list(v.sizes ?? preset('sizes', DEFAULTS.sizes), 'sizes').map((item) =>
-    integer(item, 'sizes', FRAME_SIZE_MIN, FRAME_SIZE_MAX),
-  );
+  const pcap = v.pcap ?? null;
+  if (pcap !== null && !host) throw new UsageError('--pcap replays a file with the host source: add --source host');
+  if (pcap !== null && v.sizes !== undefined) throw new UsageError("--sizes does not apply to --pcap: the file's frames have their own sizes");
+  if (v.ports !== undefined && pcap !== null) throw new UsageError("--ports does not apply to --pcap: the file's frames have their own ports");
+  // A replay's frames are the file's: size 0 stands for them in the samples and the table.
+  const sizes =
+    pcap !== null
+      ? [0]
+      : list(v.sizes ?? preset('sizes', DEFAULTS.sizes), 'sizes').map((item) => integer(item, 'sizes', FRAME_SIZE_MIN, FRAME_SIZE_MAX));
   const durationText = v.duration ?? preset('duration', DEFAULTS.duration);
   const durationSec = Number(durationText);
   if (!/^\d+(\.\d+)?$/.test(durationText) || durationSec < 0.5 || durationSec > 600) {
@@ -229,11 +244,13 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     throw badValue('--rates', 'at most 1M frames/s with the host source', ratesText);
   }
 
-  if (host && v.ports !== undefined && v.ports !== '1') throw new UsageError('--ports: the host source sends to port 9 only for now');
+  if (v.filter !== undefined && pcap !== null) {
+    throw new UsageError("--filter with --pcap: the bench counts loss against the frames a filter keeps, which it knows for its own sources' frames only");
+  }
   return {
     methods: v.methods === undefined ? null : parseMethods(v.methods),
     filter: v.filter === undefined ? null : parseFilter(v.filter),
-    ports: integer(v.ports ?? '1', 'ports', 1, 1000),
+    ports: integer(v.ports ?? '1', 'ports', 1, 65527),
     source,
     rates,
     sizes,
@@ -248,6 +265,7 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     soaker: !v['no-soaker'],
     profile,
     full,
+    pcap,
   };
 }
 

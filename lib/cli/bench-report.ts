@@ -147,7 +147,7 @@ export function formatLossFree(summaries: Summary[], source: SourceName, referen
       if (rate !== null && ref && method !== reference) notes.push(`${(rate / ref).toFixed(2)}x ${reference}`);
       if (rate !== null && ceiling && method !== 'zc-ceiling') notes.push(`${((100 * rate) / ceiling).toFixed(0)}% of zc-ceiling`);
       const text = rate === null ? 'none of the rates offered' : `${kpps(rate)} kpps`;
-      lines.push(`  ${String(size).padStart(4)} B  ${method.padEnd(13)} ${text}${notes.length ? ` (${notes.join(', ')})` : ''}`);
+      lines.push(`  ${size ? `${String(size).padStart(4)} B` : '  pcap'}  ${method.padEnd(13)} ${text}${notes.length ? ` (${notes.join(', ')})` : ''}`);
     }
   }
   return lines.join('\n');
@@ -182,6 +182,8 @@ export function formatFilterCost(samples: Sample[]): string | null {
 }
 
 const kpps = (pps: number) => (pps / 1000).toFixed(1);
+/** A point's frame size; 0: a replayed file's frames. */
+export const sizeText = (size: number) => (size === 0 ? 'pcap' : String(size));
 const rateText = (rate: Rate) => (rate === 'max' ? 'max' : kpps(rate));
 
 /** The table of one source: a row per point and method. */
@@ -192,7 +194,7 @@ export function formatTable(summaries: Summary[], source: SourceName, reference:
   if (parts) header.push('lost: own/NIC/host/other');
   const cells = rows.map((s) => [
     s.method,
-    String(s.size),
+    sizeText(s.size),
     rateText(s.offered),
     kpps(s.sourcePps),
     kpps(s.deliveredPps),
@@ -248,8 +250,8 @@ export function plotData(summaries: Summary[], source: SourceName, size: number,
 /** The plot's title. */
 export function plotTitle(spec: PlotSpec): string {
   return plotsBars(spec.rates)
-    ? `${spec.source}, ${spec.size}-byte frames: delivered per method`
-    : `${spec.source}, ${spec.size}-byte frames: delivered against offered`;
+    ? `${spec.source}, ${spec.size ? `${spec.size}-byte frames` : 'a replayed file'}: delivered per method`
+    : `${spec.source}, ${spec.size ? `${spec.size}-byte frames` : 'a replayed file'}: delivered against offered`;
 }
 
 /** The bar chart's x label: what the one offered rate is, in the source's own terms. */

@@ -254,7 +254,11 @@ export async function runHostOnce(
     const soakFrom = soaker?.sample();
     const statFrom = readProcStat();
     let answered = false;
-    const sending = traffic.send({ size: run.size, count: Math.max(1, Math.round(rate * options.durationSec)), rate });
+    const count = Math.max(1, Math.round(rate * options.durationSec));
+    // A replay loops the file as often as the run's count needs (each loop is a frame at least).
+    const sending = options.pcap
+      ? traffic.replay({ file: options.pcap, pps: rate, loops: count, count })
+      : traffic.send({ size: run.size, count, rate, ports: options.ports });
     sending.then(
       () => (answered = true),
       () => (answered = true),

@@ -41,7 +41,7 @@ function progressLine(done: number, total: number, startedMs: number, s: Sample)
   const seconds = Math.round((Date.now() - startedMs) / 1000);
   const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
   return (
-    `[bench ${done}/${total} ${clock}] ${s.method} ${s.size} B offered ${s.offered === 'max' ? 'max' : `${s.offered / 1000}k`} ` +
+    `[bench ${done}/${total} ${clock}] ${s.method} ${s.size ? `${s.size} B` : 'pcap'} offered ${s.offered === 'max' ? 'max' : `${s.offered / 1000}k`} ` +
     `#${s.repeat}: ${(s.deliveredPps / 1000).toFixed(1)} kpps, loss ${s.lossPct.toFixed(2)}%` +
     (s.hostDropped === null ? '' : ` (own ${s.captureDropped ?? 0}, NIC ${s.nicMissed ?? 0}, host ${s.hostDropped} of ${s.sent})`) +
     (s.cpuPerFrameNs === null ? '' : `, ${s.cpuPerFrameNs.toFixed(0)} ns CPU/frame`)
@@ -135,7 +135,7 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
   const started = Date.now();
   const reference = referenceMethod([...methods.keys()]);
   console.log(
-    `[bench] ${[...methods.keys()].join(', ')}; source ${options.source}; rates ${options.rates.join(',')}; sizes ${options.sizes.join(',')} B; ` +
+    `[bench] ${[...methods.keys()].join(', ')}; source ${options.source}; rates ${options.rates.join(',')}; ${options.pcap ? `replaying ${options.pcap}` : `sizes ${options.sizes.join(',')} B${options.ports > 1 ? `, ports 9-${8 + options.ports}` : ''}`}; ` +
       `${options.durationSec} s a run, ${options.repeats} rounds; ${cpuCount()} vCPU, ${process.env.KMODLAB_ACCEL ?? 'unknown accelerator'}`,
   );
   if (options.filter !== null || options.ports > 1) {

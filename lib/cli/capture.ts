@@ -14,7 +14,7 @@ const FRAME_METHODS = METHODS.filter((m) => m !== 'fastnet-drop');
 
 export const spec = {
   name: 'kmodlab capture',
-  synopsis: '-i DEV -w FILE [-m METHOD] [-c COUNT] [options] [FILTER...]',
+  synopsis: '-i DEV -w FILE [-m METHOD] [-c COUNT] [-p] [options] [FILTER...]',
   description: 'Captures frames received on DEV into FILE (pcap, nanosecond timestamps).',
   options: {
     interface: { type: 'string', short: 'i', value: 'DEV', required: true, help: 'the device (in this network namespace)' },
@@ -32,11 +32,21 @@ export const spec = {
     },
     timeout: { type: 'integer', short: 't', value: 'SEC', min: 1, max: 86400, help: 'stop after SEC seconds' },
     force: { type: 'boolean', short: 'f', help: 'overwrite FILE if it exists' },
+    pass: {
+      type: 'boolean',
+      short: 'p',
+      help: `leave the frames to DEV's own stack too (${OPTION_METHODS.pass.join(', ')});
+fastnet-zc: those FILTER rejects, so ARP and ping keep working`,
+    },
     quiet: { type: 'boolean', short: 'q', help: 'no summary line' },
   },
   positionals: { min: 0, max: Infinity },
   epilog: [
     'FILTER is a tcpdump expression, e.g. udp port 9000: every method filters in the kernel (af_xdp in user space).',
+    "af_xdp, fastnet-read, fastnet-ring and fastnet-zc take every frame from DEV's stack, filtered or not:",
+    "the guest's ARP and ping fail meanwhile (zero-copy also restarts the NIC, which empties its ARP cache).",
+    '--pass keeps them working: fastnet-read and -ring copy every frame on to the stack, fastnet-zc the ones',
+    "FILTER rejects (e.g. -m fastnet-zc --pass 'udp port 9'); socket, socket-mmsg and pcap never take any.",
     'Exit status: 0 done, 1 capture or file error, 2 usage error.',
   ].join('\n'),
 } satisfies CommandSpec;
@@ -57,6 +67,12 @@ async function main({ values, positionals }: ParsedCommandLine<typeof spec>): Pr
   }
   // Every frame method takes one (OPTION_METHODS.filter); a bad expression is libpcap's error.
   if (positionals.length > 0) options.filter = positionals.join(' ');
+  if (values.pass) {
+    if (!OPTION_METHODS.pass.includes(method)) {
+      throw new UsageError(`--pass applies to ${OPTION_METHODS.pass.join(', ')}, not ${method}: it takes every frame from the stack`);
+    }
+    options.pass = true;
+  }
   const count = values.count ?? Infinity;
   const file = values.write;
   // Checked before the capture opens: an existing file is not touched.

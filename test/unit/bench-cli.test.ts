@@ -95,6 +95,17 @@ describe('bench options', () => {
     });
   });
 
+  test('--source host --ports N spreads the destination ports; --pcap FILE replays a file, its frames standing for the sizes', () => {
+    expect(parseBenchOptions(['-s', 'host', '--ports', '5'])).toMatchObject({ ports: 5, pcap: null, sizes: [64] });
+    expect(parseBenchOptions(['-s', 'host'])).toMatchObject({ ports: 1, pcap: null });
+    expect(parseBenchOptions(['-s', 'host', '--pcap', 'test/fixtures/sample-traffic.pcapng', '-r', '2k'])).toMatchObject({
+      ports: 1,
+      pcap: 'test/fixtures/sample-traffic.pcapng',
+      sizes: [0],
+      rates: [2000],
+    });
+  });
+
   test('lists, units and short options', () => {
     expect(
       parseBenchOptions(['-m', 'fastnet-ring,pcap', '-r', '50k,1.5M,max', '-z', '64,1500', '-d', '0.5', '--buffer-size', '512k', '--no-soaker', '--profile', 'fastnet-ring', '-o', '/tmp/x']),
@@ -136,8 +147,12 @@ describe('bench options', () => {
     [['-s', 'host', '--profile', 'pcap'], /^--profile runs with the pktgen source only$/],
     [['-f', 'udp dst porte 9'], /^--filter: .*not a valid filter expression: unknown host 'porte'/],
     [['--filter', 'udp and'], /^--filter: .*syntax error/],
-    [['--ports', '0'], /^--ports must be an integer from 1 to 1000, got "0"$/],
-    [['--ports', '1001'], /^--ports must be an integer from 1 to 1000, got "1001"$/],
+    [['--ports', '0'], /^--ports must be an integer from 1 to 65527, got "0"$/],
+    [['--ports', '65528'], /^--ports must be an integer from 1 to 65527, got "65528"$/],
+    [['-s', 'host', '--pcap', 'x.pcap', '-f', 'udp'], /^--filter with --pcap: /],
+    [['--pcap', 'x.pcap'], /^--pcap replays a file with the host source: add --source host$/],
+    [['-s', 'host', '--pcap', 'x.pcap', '-z', '64'], /^--sizes does not apply to --pcap/],
+    [['-s', 'host', '--pcap', 'x.pcap', '--ports', '4'], /^--ports does not apply to --pcap/],
   ])('%j is refused: %s', (argv, message) => {
     const error = usageError(argv);
     expect(error.message).toMatch(message);
@@ -398,6 +413,12 @@ describe('report', () => {
     expect(table[1].split(/\s{2,}/)).toEqual(['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', 'x pcap']);
     expect(table).toHaveLength(4);
     expect(table[3].split(/\s+/)).toEqual(['fastnet-ring', '64', 'max', '90.0', '90.0', '75.0-100.0', '0.00', '11111', '2.25']);
+  });
+
+  test("a replayed file's points (size 0) show as pcap in the table", () => {
+    const replayed = samples.map((s) => ({ ...s, size: 0 }));
+    const table = formatTable(summarize(replayed, 'pcap'), 'pktgen', 'pcap').split('\n');
+    expect(table[3].split(/\s+/).slice(0, 2)).toEqual(['fastnet-ring', 'pcap']);
   });
 
   test('plot data: a block per method, x = the offered rate index; the script names every method', () => {

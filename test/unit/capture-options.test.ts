@@ -168,3 +168,18 @@ test("the messages are Node's own wording, naming the argument and what it must 
     'The "signal" argument must be an instance of AbortSignal. Received an instance of Object',
   );
 });
+
+test('pass: true for the methods that leave frames to the stack; false refused where it cannot be; af_xdp and fastnet-drop refuse it', () => {
+  expect(OPTION_METHODS.pass).toEqual(['socket', 'socket-mmsg', 'pcap', 'fastnet-read', 'fastnet-ring', 'fastnet-zc']);
+  expect(checkOptions('fastnet-zc', { pass: true }).pass).toBe(true);
+  expect(checkOptions('fastnet-ring', { pass: false }).pass).toBe(false);
+  expect(checkOptions('pcap', { pass: true }).pass).toBe(true);
+  expect(checkOptions('pcap', {}).pass).toBeUndefined();
+  expect(() => checkOptions('socket', { pass: false })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('always go on to the stack') }),
+  );
+  for (const method of ['af_xdp', 'fastnet-drop'] as const) {
+    expect(() => checkOptions(method, { pass: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+  }
+  expect(() => checkOptions('fastnet-zc', { pass: 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+});

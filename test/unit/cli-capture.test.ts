@@ -61,6 +61,7 @@ test.each([
   ['a negative snap length', ['-i', 'lo', '-w', 'x.pcap', '-s', '-5'], "Option '-s' argument is ambiguous."],
   ['a snap length out of range', ['-i', 'lo', '-w', 'x.pcap', '-s', '300000'], '--snaplen must be an integer from 1 to 262144, got "300000"'],
   ['a buffer size for fastnet-ring', ['-i', 'lo', '-w', 'x.pcap', '-m', 'fastnet-ring', '-B', '1024'], '--buffer-size applies to socket, socket-mmsg, pcap only'],
+  ['--pass with af_xdp, which takes every frame', ['-i', 'lo', '-w', 'x.pcap', '-m', 'af_xdp', '--pass'], '--pass applies to socket, socket-mmsg, pcap, fastnet-read, fastnet-ring, fastnet-zc, not af_xdp'],
 ])('%s: exit 2 with a clear message', (_name, args, message) => {
   const r = kmodlab('capture', ...args);
   expect(r.status).toBe(2);

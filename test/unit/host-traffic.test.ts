@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { HostTraffic, STOP_BATCH_FRAMES, decodeFrame, type TrafficResult } from '../../lib/host-traffic';
+import { HostTraffic, STOP_BATCH_FRAMES, decodeFrame, framePatternIntact, type TrafficResult } from '../../lib/host-traffic';
+import { PcapWriter } from '../../lib/pcap-file';
+import { SAMPLE_FILE, sampleFrames, sampleTraffic } from '../fixtures/sample-traffic';
 
 const FRAMEGEN = path.resolve(__dirname, '..', '..', 'out', 'bin', 'framegen');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -111,4 +113,130 @@ test('a stop() before framegen takes the request still stops it', async () => {
   expect(result.sent).toBeLessThanOrEqual(STOP_BATCH_FRAMES);
   // And the next send is not stopped by it.
   expect((await traffic.send({ size: 60, count: 100, rate: 0 })).sent).toBe(100);
+});
+
+describe('flows and replays', () => {
+  /** Every frame QEMU's end gets, with when it came. */
+  let frames: { at: bigint; data: Buffer }[];
+  beforeEach(() => {
+    frames = [];
+    qemuSocket.on('message', (data) => frames.push({ at: process.hrtime.bigint(), data }));
+  });
+
+  /** The 16-bit one's complement sum of `parts` (0 when a checksum in them is right). */
+  function sum16(...parts: Buffer[]): number {
+    let sum = 0;
+    for (const part of parts) for (let i = 0; i < part.length; i += 2) sum += (part[i] << 8) | (i + 1 < part.length ? part[i + 1] : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    return ~sum & 0xffff;
+  }
+
+  test('ports, addresses and protocols cycle frame by frame, ports first, with right checksums and the sequence payload', async () => {
+    const traffic = new HostTraffic(dir);
+    const result = await traffic.send({ size: 100, count: 48, rate: 0, ports: 4, addresses: 2, protocols: ['udp', 'tcp', 'icmp'] });
+    expect(result).toMatchObject({ sent: 48, skipped: 0 });
+    await until('48 frames', 5000, () => frames.length >= 48);
+    const protocols = ['udp', 'tcp', 'icmp'];
+    frames.forEach(({ data }, i) => {
+      const d = decodeFrame(data);
+      expect(d).toMatchObject({
+        id: result.id,
+        seq: i,
+        port: protocols[Math.floor(i / 8) % 3] === 'icmp' ? null : 9 + (i % 4),
+        source: Math.floor(i / 4) % 2 ? '192.168.77.3' : '192.168.77.1',
+        protocol: protocols[Math.floor(i / 8) % 3],
+      });
+      expect(data.length).toBe(100);
+      expect(framePatternIntact(data, i)).toBe(true);
+      expect(sum16(data.subarray(14, 34))).toBe(0);
+      const l4 = data.subarray(34);
+      if (d!.protocol === 'icmp') expect(sum16(l4)).toBe(0);
+      if (d!.protocol === 'tcp') {
+        const pseudo = Buffer.concat([data.subarray(26, 34), Buffer.from([0, 6, l4.length >> 8, l4.length & 0xff])]);
+        expect(sum16(pseudo, l4)).toBe(0);
+      }
+    });
+  });
+
+  test('a filter on dst port 9 keeps 1 frame in `ports`', async () => {
+    const traffic = new HostTraffic(dir);
+    await traffic.send({ size: 60, count: 100, rate: 0, ports: 5 });
+    await until('100 frames', 5000, () => frames.length >= 100);
+    expect(frames.filter(({ data }) => data.readUInt16BE(36) === 9)).toHaveLength(20);
+  });
+
+  test('bad flows are refused before a request: TCP below 70 bytes, no or repeated protocols, out-of-range spreads', () => {
+    const traffic = new HostTraffic(dir);
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, protocols: ['tcp'] })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('>= 70 with tcp') }),
+    );
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, protocols: [] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, protocols: ['udp', 'udp'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, protocols: ['sctp' as 'udp'] })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, ports: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => traffic.send({ size: 64, count: 1, rate: 0, addresses: 251 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(fs.existsSync(path.join(dir, 'request'))).toBe(false);
+  });
+
+  test('the shipped sample is test/fixtures/sample-traffic.ts\'s output, replayed frame for frame at its own pace', async () => {
+    expect(fs.readFileSync(SAMPLE_FILE).equals(sampleTraffic())).toBe(true);
+    const expected = sampleFrames().map(({ frame }) => {
+      const f = Buffer.concat([frame, Buffer.alloc(Math.max(0, 60 - frame.length))]);
+      if (!(f[0] & 1)) Buffer.from('525400123456', 'hex').copy(f); // unicast: to the guest
+      return f;
+    });
+    const traffic = new HostTraffic(dir);
+    // Four times the file's pace: its 0.898 s take at least 0.224 s.
+    const result = await traffic.replay({ file: SAMPLE_FILE, multiplier: 4 });
+    expect(result).toMatchObject({ sent: expected.length, skipped: 0 });
+    await until(`${expected.length} frames`, 5000, () => frames.length >= expected.length);
+    expect(frames.map((f) => f.data.toString('hex'))).toEqual(expected.map((f) => f.toString('hex')));
+    expect(Number(frames[frames.length - 1].at - frames[0].at) / 1e9).toBeGreaterThanOrEqual(0.8978 / 4 - 0.002);
+  });
+
+  test('a classic pcap file, microseconds, looped and cut at count, at pps; frames past 9018 bytes skipped', async () => {
+    const file = path.join(dir, 'small.pcap');
+    {
+      using w = PcapWriter.open(file);
+      w.write({ data: Buffer.from('525400aabbcc525400000001080045', 'hex'), timestampNs: 1n });
+      w.write({ data: Buffer.alloc(9100, 0xee), timestampNs: 2n });
+      w.write({ data: Buffer.concat([Buffer.from('ffffffffffff525400000001', 'hex'), Buffer.alloc(100, 7)]), timestampNs: 3n });
+    }
+    const traffic = new HostTraffic(dir);
+    const result = await traffic.replay({ file, pps: 2000, loops: 3, count: 8 });
+    // 8 frames of the file taken: 1, 2, 3, 1, 2, 3, 1, 2; the 9100-byte ones skipped.
+    expect(result).toMatchObject({ sent: 5, skipped: 3 });
+    await until('5 frames', 5000, () => frames.length >= 5);
+    expect(frames.map((f) => f.data.length)).toEqual([60, 112, 60, 112, 60]);
+    expect(frames[0].data.subarray(0, 15).toString('hex')).toBe('525400123456525400000001080045');
+    expect(frames[1].data.subarray(0, 6).toString('hex')).toBe('ffffffffffff');
+  });
+
+  test('replay errors: a file that is not a capture, a link type other than Ethernet, a missing file, two pacings', async () => {
+    const traffic = new HostTraffic(dir);
+    const text = path.join(dir, 'text.pcap');
+    fs.writeFileSync(text, 'not a capture at all\n');
+    await expect(traffic.replay({ file: text })).rejects.toMatchObject({
+      code: 'ERR_PCAP_FORMAT',
+      path: text,
+      message: expect.stringContaining('neither pcap nor pcapng'),
+    });
+    const raw = path.join(dir, 'raw.pcap');
+    const header = Buffer.alloc(24);
+    header.writeUInt32LE(0xa1b2c3d4, 0);
+    header.writeUInt32LE(101, 20); // LINKTYPE_RAW
+    fs.writeFileSync(raw, header);
+    await expect(traffic.replay({ file: raw })).rejects.toMatchObject({ code: 'ERR_PCAP_FORMAT', message: expect.stringContaining('not Ethernet') });
+    expect(() => traffic.replay({ file: path.join(dir, 'none.pcap') })).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'stat' }));
+    expect(() => traffic.replay({ file: text, pps: 10, topspeed: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    // framegen is still serving.
+    expect((await traffic.send({ size: 60, count: 3, rate: 0 })).sent).toBe(3);
+  });
+
+  test('framegen reports a file the host cannot open as a Node-style error', async () => {
+    const traffic = new HostTraffic(dir);
+    const file = path.join(dir, 'unreadable.pcap');
+    fs.mkdirSync(file); // stat() in the "guest" passes; framegen finds no regular file
+    await expect(traffic.replay({ file })).rejects.toMatchObject({ code: 'EINVAL', syscall: 'open', path: file });
+  });
 });

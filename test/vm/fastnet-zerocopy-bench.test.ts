@@ -122,3 +122,30 @@ describe('kmodlab bench --source host', () => {
     fs.rmSync(out, { recursive: true, force: true });
   });
 });
+
+describe('kmodlab bench --source host --pcap FILE', () => {
+  test('the sample file replayed at 2k frames/s to two methods: rows "pcap", every sent frame counted or lost, IPv6 frames not IPv4', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-pcap-'));
+    const file = 'test/fixtures/sample-traffic.pcapng';
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'bench', '-s', 'host', '--pcap', file, '-m', 'pcap,fastnet-ring', '-r', '2k', '-d', '1', '-n', '1', '--no-soaker', '-o', out],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr, stdout: r.stdout.slice(-3000) }).toMatchObject({ status: 0, stderr: '' });
+    expect(r.stdout).toContain(`replaying ${file}`);
+    expect(r.stdout).toMatch(/^pcap +pcap +2\.0 /m);
+    expect(r.stdout).toMatch(/^fastnet-ring +pcap +2\.0 /m);
+    const json = fs.readdirSync(out).find((f) => f.endsWith('.json'))!;
+    const result = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
+    expect(result.options).toMatchObject({ pcap: file, sizes: [0] });
+    for (const s of result.samples) {
+      expect(s.sent).toBe(2000);
+      expect(s.delivered + s.lost).toBe(s.sent);
+      expect(s.delivered).toBeGreaterThan(0);
+      // The sample's IPv6 frames (10 in 145) are not IPv4.
+      expect(s.ipv4).toBeLessThan(s.delivered);
+    }
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+});

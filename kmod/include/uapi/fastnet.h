@@ -31,7 +31,14 @@
 #define FASTNET_MODE_ZEROCOPY	4
 
 /* Bind flags (struct fastnet_bind.flags). */
-/* Modes READ and RING: copy the frame and let it go on up the stack. */
+/*
+ * Modes READ and RING: copy the frame and let it go on up the stack.
+ * Mode ZEROCOPY: the frames the session's filter rejects go on up the stack,
+ * copied into an skb (the NIC's buffer goes straight back to it), so that a
+ * capture filtered to its traffic leaves the device's ARP and ping working;
+ * the frames it takes stay user space's alone. Without a filter every frame
+ * is taken, and the flag changes nothing.
+ */
 #define FASTNET_BIND_PASS	(1U << 0)
 /*
  * Mode RING: poll() reports the ring readable per batch, not per frame:
