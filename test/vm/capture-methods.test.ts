@@ -10,11 +10,11 @@
 import { spawn } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { METHODS, openCapture, type Capture, type CaptureMethod, type CaptureOptions } from '../../lib/capture';
 import { VethPair, pktgenReset, pktgenRun, pktgenSent, pktgenSetup } from '../../lib/traffic';
+import { DEBUG_KERNEL, userSpaceTest } from './debug-kernel';
 import { Topology, UDP_HEADERS, expectPktgenFrames, expectUdpFrames, pktgenSeq } from './fastnet-net';
 
 let net: Topology;
@@ -97,7 +97,6 @@ function exited(child: ReturnType<typeof spawn>, ms: number): Promise<number | n
 // On the debug kernel only fastnet's methods: the others run the kernel's own AF_PACKET, libpcap
 // and AF_XDP paths and the project's user space, which Debian's kernel tests; the debug kernel is
 // there for the project's modules (qemu/test.sh's debug_skip is the same rule by file).
-const DEBUG_KERNEL = os.release().includes('kmodlab-debug');
 const VETH_METHODS = METHODS.filter((method) => method !== 'fastnet-zc' && (!DEBUG_KERNEL || method.startsWith('fastnet')));
 
 describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMethod) => {
@@ -296,7 +295,7 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
   });
 
   // countBatch(-1) would block the event loop in poll(): the handler could not run.
-  test('a SIGINT handler runs while countBatchAsync() waits', async () => {
+  userSpaceTest('a SIGINT handler runs while countBatchAsync() waits', async () => {
     const script = `
       const { openCapture } = require(${JSON.stringify(DIST_CAPTURE)});
       const capture = openCapture(process.argv[1], process.argv[2]);

@@ -4,7 +4,6 @@
 // leaks.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as fastnet from '../../lib/fastnet';
@@ -12,12 +11,11 @@ import * as kmod from '../../lib/kmod';
 import { native } from '../../lib/native';
 import { Namespace, VethPair, ip, modprobe } from '../../lib/traffic';
 import { Topology, UdpReceiver } from './fastnet-net';
+import { rounds } from './debug-kernel';
 import { memorySnapshot, settleMemory, slabGrowth, slabObjects } from './meminfo';
 
 const uapi = native.fastnet;
 const ROOT = path.join(__dirname, '..', '..');
-/** The debug kernel: kmemleak reports any object a session leaves, so its churn can be shorter. */
-const DEBUG_KERNEL = os.release().includes('kmodlab-debug');
 const FASTNET_BIND = path.join(ROOT, 'out', 'bin', 'fastnet-bind');
 
 let net: Topology;
@@ -457,14 +455,14 @@ describe('the module', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     };
-    run(60, 1); // warms the caches, and the page cache with node itself
+    run(rounds(60, 15), 1); // warms the caches, and the page cache with node itself
     await settleMemory();
     const before = memorySnapshot();
     const slabBefore = slabObjects();
     const started = Date.now();
     // On the debug kernel a quarter of it (kmemleak finds a single leaked object there, and every
     // session costs about 4x as much); a leak per session or per mode still passes the bound below.
-    const cycles = DEBUG_KERNEL ? 150 : 600;
+    const cycles = rounds(600, 150);
     run(cycles, 3);
     const ms = Date.now() - started;
     await settleMemory();

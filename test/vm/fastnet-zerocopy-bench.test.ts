@@ -10,6 +10,7 @@ import * as path from 'node:path';
 
 import { openCapture } from '../../lib/capture';
 import { HostTraffic, setupGuestLink, waitForCarrier } from '../../lib/host-traffic';
+import { userSpaceTest } from './debug-kernel';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'kmodlab.js');
 const DEV = 'eth0';
@@ -87,7 +88,7 @@ describe('fastnet-zc capture', () => {
 });
 
 describe('kmodlab bench --source host', () => {
-  test('a short run of two methods and the ceiling: table, loss-free rates, JSON whose counts add up', () => {
+  userSpaceTest('a short run of two methods and the ceiling: table, loss-free rates, JSON whose counts add up', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-host-'));
     const r = spawnSync(
       process.execPath,
