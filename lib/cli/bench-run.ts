@@ -189,6 +189,13 @@ export const HOST_DEVICE = 'eth0';
 const HOST_MAC = '52:54:00:00:00:01';
 /** After the host's last frame, how long nothing more must come before a run ends. */
 const HOST_QUIET_MS = 300;
+/**
+ * QEMU's e1000 takes no frame for up to 1 s after the guest writes its RCTL register (a link-up,
+ * the reset that closing a zero-copy session does): docs/fastnet.md. A run starts that long after
+ * the previous run's consumer closed, or its first frames are lost at the host whatever the method.
+ */
+const HOST_SETTLE_MS = 1100;
+let lastClosedMs = 0;
 /** How long a consumer waits for frames at a time, so the request's answer is read meanwhile. */
 const HOST_SLICE_MS = 50;
 
@@ -217,6 +224,7 @@ export async function runHostSweep(
 ): Promise<SweepResult> {
   const traffic = new HostTraffic();
   await setupGuestLink(HOST_DEVICE);
+  lastClosedMs = Date.now(); // the link-up's RCTL write
   // framegen's frames go to a closed UDP port: the stack answers (ICMP), which would take an
   // ARP exchange whose reply a capture counts. A permanent entry keeps the wire to framegen's frames.
   execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', HOST_MAC, 'dev', HOST_DEVICE, 'nud', 'permanent']);
@@ -248,8 +256,10 @@ export async function runHostOnce(
   const consumer = await factory(HOST_DEVICE, options);
   let finished = false;
   try {
-    // Zero-copy restarts the e1000 on entering (and leaving): its link comes back within seconds.
+    // Zero-copy restarts the e1000 on leaving (and a device reset on entering): its link comes back within seconds.
     await waitForCarrier(HOST_DEVICE);
+    const settle = lastClosedMs + HOST_SETTLE_MS - Date.now();
+    if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
     const missedFrom = rxMissed(HOST_DEVICE);
     const soakFrom = soaker?.sample();
     const statFrom = readProcStat();
@@ -275,6 +285,7 @@ export async function runHostOnce(
     await consumer.consumeUntil(process.hrtime.bigint() + BigInt(HOST_QUIET_MS * 1e6));
     finished = true;
     const counts = await consumer.finish(result.sent);
+    lastClosedMs = Date.now();
     // The driver folds MPC into its counters from its 2 s watchdog; zero-copy reads it at once.
     const missed = Math.max(rxMissed(HOST_DEVICE) - missedFrom, counts.nicMissed ?? 0);
 
@@ -310,6 +321,7 @@ export async function runHostOnce(
     };
   } finally {
     if (!finished) await consumer.finish(0).catch(() => undefined);
+    lastClosedMs = Date.now();
   }
 }
 
