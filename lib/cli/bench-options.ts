@@ -153,6 +153,12 @@ explicit options still win`,
       help: 'after the sweep, perf record one run of METHOD at the first rate and size',
     },
     'no-soaker': { type: 'boolean', help: 'no CPU soaker: CPU per frame from /proc/stat only' },
+    'check-only': {
+      type: 'boolean',
+      help: `check the options, print nothing and exit 0 (a bad one: its message,
+exit 2) without running; npm start does it on the host before it
+boots the VM`,
+    },
     pcap: {
       type: 'string',
       value: 'FILE',

@@ -238,6 +238,30 @@ describe('the kmodlab command', () => {
     expect(r.stderr).toBe('kmodlab bench: --sizes must be an integer from 60 to 1514, got "9000"\nusage: kmodlab bench [options]\n(--help for more)\n');
   });
 
+  test('--check-only: the same refusal as a run, exit code 2; good options print nothing and exit 0 (not root, no VM)', () => {
+    for (const args of [['-z', '2000'], ['-m', 'pcap,af_xdp'], ['-s', 'host', '--pcap', 'no-such.pcapng'], ['-s', 'host', '-r', 'max']]) {
+      const checked = run('bench', '--check-only', ...args);
+      expect(checked.status).toBe(2);
+      expect(checked.stdout).toBe('');
+      expect(checked.stderr).toMatch(/^kmodlab bench: --/);
+      expect(checked.stderr).toBe(run('bench', ...args).stderr);
+    }
+    for (const args of [[], ['-s', 'host', '-m', 'fastnet-zc,pcap', '-r', '5k'], ['-s', 'host', '--pcap', 'test/fixtures/sample-traffic.pcapng']]) {
+      const ok = run('bench', '--check-only', ...args);
+      expect({ status: ok.status, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+    }
+  });
+
+  test('npm start (qemu/main.sh) refuses a bad option on the host, with the guest\'s message, before the VM boots', () => {
+    const r = spawnSync('bash', ['qemu/main.sh', '-z', '2000'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(run('bench', '-z', '2000').stderr);
+    expect(r.stdout).not.toMatch(/qemu|\[vm\]|boot/i);
+    const help = spawnSync('bash', ['qemu/main.sh', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toBe(run('bench', '--help').stdout);
+  }, 240_000);
+
   test('a method the source cannot feed is refused with the reason, exit code 2', () => {
     const r = run('bench', '-m', 'pcap,af_xdp');
     expect(r.status).toBe(2);
