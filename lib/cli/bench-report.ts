@@ -64,8 +64,12 @@ export interface Summary {
 
 const pointKey = (s: { source: string; size: number; offered: Rate }) => `${s.source}/${s.size}/${s.offered}`;
 
-/** Medians per (source, size, offered, method), in the order the points were first seen. */
-export function summarize(samples: Sample[], reference: MethodName | null): Summary[] {
+/**
+ * Medians per (source, size, offered, method), in the order the points were first seen; within a
+ * point, the methods in `methodOrder` (the order of -m) when given, else as first seen (the
+ * rounds rotate the order the methods run in).
+ */
+export function summarize(samples: Sample[], reference: MethodName | null, methodOrder?: readonly MethodName[]): Summary[] {
   const groups = new Map<string, Sample[]>();
   for (const s of samples) {
     const key = `${pointKey(s)}/${s.method}`;
@@ -107,7 +111,13 @@ export function summarize(samples: Sample[], reference: MethodName | null): Summ
             },
     });
   }
-  return summaries;
+  if (!methodOrder) return summaries;
+  const points = [...new Set(summaries.map(pointKey))];
+  const rank = (m: MethodName) => (methodOrder.includes(m) ? methodOrder.indexOf(m) : methodOrder.length);
+  return summaries
+    .map((summary, i) => ({ summary, i }))
+    .sort((a, b) => points.indexOf(pointKey(a.summary)) - points.indexOf(pointKey(b.summary)) || rank(a.summary.method) - rank(b.summary.method) || a.i - b.i)
+    .map(({ summary }) => summary);
 }
 
 /**

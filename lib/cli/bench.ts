@@ -170,7 +170,7 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
   } finally {
     soaker?.close();
   }
-  const summaries = summarize(sweep.samples, reference);
+  const summaries = summarize(sweep.samples, reference, [...methods.keys()]);
 
   let table = formatTable(summaries, options.source, reference);
   if (options.source === 'host') table += `\n\n${formatLossFree(summaries, options.source, reference)}`;

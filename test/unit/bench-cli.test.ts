@@ -439,6 +439,26 @@ describe('report', () => {
     expect(table[3].split(/\s+/)).toEqual(['fastnet-ring', '64', 'max', '90.0', '90.0', '75.0-100.0', '0.00', '11111', '2.25']);
   });
 
+  test('the rows of every point are in the order of -m, whichever method each round started with', () => {
+    const order: MethodName[] = ['fastnet-ring', 'pcap', 'socket'];
+    const runs = schedule(order, { sizes: [64], rates: [20_000, 'max'], repeats: 2 });
+    const swept = runs.map((r) => sample(r.method, r.repeat, 10_000 * (1 + order.indexOf(r.method)), { offered: r.offered, order: r.order }));
+    // The 'max' point's rounds start with socket then fastnet-ring: as seen, its rows would start with socket.
+    expect(summarize(swept, 'pcap').filter((s) => s.offered === 'max')[0].method).toBe('socket');
+    const rows = formatTable(summarize(swept, 'pcap', order), 'pktgen', 'pcap')
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(/\s+/).slice(0, 3).join(' '));
+    expect(rows).toEqual([
+      'fastnet-ring 64 20.0',
+      'pcap 64 20.0',
+      'socket 64 20.0',
+      'fastnet-ring 64 max',
+      'pcap 64 max',
+      'socket 64 max',
+    ]);
+  });
+
   test("a replayed file's points (size 0) show as pcap in the table", () => {
     const replayed = samples.map((s) => ({ ...s, size: 0 }));
     const table = formatTable(summarize(replayed, 'pcap'), 'pktgen', 'pcap').split('\n');
