@@ -328,8 +328,9 @@ export function plotScript(dataFile: string, spec: PlotSpec, terminal: string, o
 
 /**
  * Draws every size's plot of one source to `${base}-${source}-${size}B`: the
- * data, SVG and PNG (a script gnuplot refused is kept beside, .gp). Returns
- * the pictures written.
+ * data (.dat, which the plots are drawn from), SVG and PNG (a script gnuplot
+ * refused is kept beside, .gp). Returns every file it leaves: the data and
+ * the pictures, each size's in turn, and the scripts kept.
  */
 export function drawPlots(summaries: Summary[], source: SourceName, sizes: number[], rates: Rate[], base: string): string[] {
   const written: string[] = [];
@@ -338,6 +339,7 @@ export function drawPlots(summaries: Summary[], source: SourceName, sizes: numbe
     if (methods.length === 0) continue;
     const stem = `${base}-${source}-${size}B`;
     fs.writeFileSync(`${stem}.dat`, data);
+    written.push(`${stem}.dat`);
     const outputs: [string, string][] = [
       ['svg size 900,540 dynamic', `${stem}.svg`],
       ['pngcairo size 900,540', `${stem}.png`],
@@ -351,6 +353,7 @@ export function drawPlots(summaries: Summary[], source: SourceName, sizes: numbe
         written.push(output);
       } catch (error) {
         console.error(`[bench] gnuplot could not draw ${output} (${(error as Error).message.split('\n')[0]}); script kept: ${output}.gp`);
+        written.push(`${output}.gp`);
       }
     }
   }

@@ -539,12 +539,31 @@ describe('report', () => {
       for (const rates of [[20_000, 'max'], ['max']] as const) {
         const base = path.join(dir, `bench-${rates.length}`);
         const summaries = summarize(rates.flatMap((rate) => oddSamples(rate)), null);
-        expect(drawPlots(summaries, 'pktgen', [64, 512], [...rates], base)).toEqual([`${base}-pktgen-64B.svg`, `${base}-pktgen-64B.png`]);
+        expect(drawPlots(summaries, 'pktgen', [64, 512], [...rates], base)).toEqual([
+          `${base}-pktgen-64B.dat`,
+          `${base}-pktgen-64B.svg`,
+          `${base}-pktgen-64B.png`,
+        ]);
         const svg = fs.readFileSync(`${base}-pktgen-64B.svg`, 'utf8');
         for (const method of odd) expect(svg).toContain(`>${method}<`);
         expect(fs.readFileSync(`${base}-pktgen-64B.png`).subarray(1, 4).toString()).toBe('PNG');
         expect(fs.existsSync(`${base}-pktgen-64B.svg.gp`)).toBe(false);
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('every file drawPlots leaves is in its list and named in docs/benchmark.md', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmodlab-plot-'));
+    const docs = fs.readFileSync(path.join(ROOT, 'docs', 'benchmark.md'), 'utf8');
+    try {
+      const listed = drawPlots(summarize(oddSamples(20_000), null), 'pktgen', [64], [20_000], path.join(dir, 'bench-<time>'));
+      expect(fs.readdirSync(dir).sort()).toEqual(listed.map((file) => path.basename(file)).sort());
+      for (const file of listed) expect(docs).toContain(`\`${path.basename(file).replace('-64B', '-<size>B')}\``);
+      expect(docs).toContain('`bench-<time>.txt`');
+      expect(docs).toContain('`bench-<time>.json`');
+      expect(docs).toContain('`bench-<time>-pktgen-<size>B.svg.gp`');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
