@@ -122,9 +122,11 @@ describe.each(VETH_METHODS.map((method) => [method]))('%s', (method: CaptureMeth
     expect(sent).toBe(3000);
     // The kernel's count (docs/capture.md): every frame that reached the socket, read or not.
     const kernel = KERNEL_RECEIVED[method];
-    const waiting = capture.stats();
-    expect(waiting.received).toBe(0);
-    if (kernel) expect(waiting.detail[kernel]).toBe(sent);
+    if (kernel) {
+      const waiting = capture.stats();
+      expect(waiting.received).toBe(0);
+      expect(waiting.detail[kernel]).toBe(sent);
+    }
     const total = countAll(capture, sent);
     const stats = capture.stats();
     expect(total.frames + stats.dropped).toBe(sent);
