@@ -149,6 +149,12 @@ tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 esac
 # Benchmarks record what the guest ran under.
 guest_env+=("KMODLAB_ACCEL=$accel")
+# The command writes to a serial port, a tty in the guest, so Node, jest and
+# the libraries they use colour and redraw for it. Where that output goes on
+# the host is what counts: a pipe or a file gets plain text (--env still wins).
+if [ $shell = 0 ] && [ ! -t 1 ]; then
+	guest_env=(NO_COLOR=1 FORCE_COLOR=0 TERM=dumb "${guest_env[@]}")
+fi
 
 run=vm/run-$$
 rundir=out/$run

@@ -44,7 +44,7 @@ function main(check: boolean, given: string, scriptArgs: string[]): number | voi
   const isTypeScript = TS_EXTENSIONS.includes(path.extname(file));
   if (check) {
     if (!isTypeScript) throw new UsageError('--check is for TypeScript files');
-    const errors = typeCheck([file], { color: process.stderr.isTTY });
+    const errors = typeCheck([file], { color: process.stderr.isTTY && process.stderr.hasColors() });
     process.stderr.write(errors);
     if (!errors) console.log(`${path.relative(process.cwd(), file)}: no type errors`);
     return errors ? 1 : 0;

@@ -21,6 +21,15 @@ test('runs the command in the guest and returns its output and exit status', () 
   expect(r.stderr).toMatch(/\[vm\] (tcg|kvm), 1 vCPU/);
 });
 
+test('output that goes to a pipe (as here) or a file has no ANSI colour, though the guest writes to a tty', () => {
+  const pc = "const pc = require('picocolors'); console.log(pc.isColorSupported, pc.red('red'))";
+  const r = vm(['--', 'bash', '-c', `test -t 1 && echo "a tty: $TERM"; node -e "${pc}"; node -e "console.log(process.stdout.hasColors())"`]);
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain('a tty: dumb');
+  expect(r.stdout).toMatch(/^false red\nfalse$/m);
+  expect(r.stdout).not.toContain('\x1b');
+});
+
 test('a kernel crash fails the run and names the guest log', () => {
   const r = vm(['--', 'sh', '-c', 'echo c > /proc/sysrq-trigger']);
   expect(r.status).not.toBe(0);
