@@ -31,8 +31,12 @@ export interface PcapWriterOptions {
   overwrite?: boolean;
 }
 
+/** The wall clock when this module loaded, and the monotonic clock then: now, to the nanosecond. */
+const WALL_NS = BigInt(Date.now()) * 1_000_000n;
+const MONO_NS = process.hrtime.bigint();
+
 function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
+  return WALL_NS + (process.hrtime.bigint() - MONO_NS);
 }
 
 /** A pcap file being written: open(), write() frames, close() (or `using`). */

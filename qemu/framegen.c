@@ -28,7 +28,9 @@
  * - a heartbeat: DIR/alive's mtime moves every BEAT_MS while framegen runs
  *   (sending or not), so the guest tells a dead framegen from a slow one.
  * - ARP and ICMP echo for 192.168.77.1 (MAC 52:54:00:00:00:01), so the
- *   guest (192.168.77.2) can ping through the e1000.
+ *   guest (192.168.77.2) can ping through the e1000; during a run too,
+ *   between batches, each reply waiting (REPLY_WAIT_MS at most, the run
+ *   held) for room at QEMU's socket rather than being dropped there.
  *
  * Frames: IPv4 from 192.168.77.1 (or the addrs spread), port 9, to
  * 192.168.77.2 port 9 (or the ports spread) and the guest's MAC: UDP, TCP
@@ -60,6 +62,7 @@
 #define STOP_BATCH	64		/* lib/host-traffic.ts STOP_BATCH_FRAMES */
 #define CHECK_MS	5
 #define BEAT_MS		100
+#define REPLY_WAIT_MS	50		/* at most, for room at QEMU's socket */
 #define MS		1000000ull
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -216,8 +219,11 @@ static void sleep_until(uint64_t t)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-/* ARP and ping for host_ip; anything else the guest sends is ignored. */
-static void answer(uint8_t *f, ssize_t len)
+/*
+ * The reply to an ARP request or ping for host_ip in @f (rewritten in place):
+ * its length, or 0 for anything else the guest sends (ignored).
+ */
+static size_t answer(uint8_t *f, ssize_t len)
 {
 	uint8_t *ip = f + 14;
 
@@ -229,14 +235,14 @@ static void answer(uint8_t *f, ssize_t len)
 		memcpy(f + 32, f + 22, 10);	/* target = the asker */
 		memcpy(f + 22, host_mac, 6);
 		memcpy(f + 28, host_ip, 4);
-		sendto(sock, f, 42, 0, (void *)&qemu_addr, sizeof(qemu_addr));
+		return 42;
 	} else if (len >= 42 && f[12] == 0x08 && f[13] == 0x00 && ip[9] == 1 &&
 		   !memcmp(ip + 16, host_ip, 4) && (ip[0] & 0xf) == 5 &&
 		   ip[20] == 8) {
 		size_t iplen = (size_t)ip[2] << 8 | ip[3];
 
 		if (iplen < 28 || 14 + iplen > (size_t)len)
-			return;
+			return 0;
 		memcpy(f, f + 6, 6);
 		memcpy(f + 6, host_mac, 6);
 		memcpy(ip + 16, ip + 12, 4);
@@ -246,40 +252,78 @@ static void answer(uint8_t *f, ssize_t len)
 		ip[20] = 0;
 		ip[22] = ip[23] = 0;
 		put16(ip + 22, csum(ip + 20, iplen - 20));
-		sendto(sock, f, 14 + iplen, 0, (void *)&qemu_addr, sizeof(qemu_addr));
+		return 14 + iplen;
 	}
+	return 0;
 }
 
-static void serve_incoming(void)
+/*
+ * The bytes waiting in, and the drops of, the socket bound to 127.0.0.1:@port
+ * (QEMU's), from /proc/net/udp; -1 and 0 if it is not there.
+ */
+static long long udp_socket(unsigned int port, unsigned long long *drops)
 {
-	uint8_t buf[2048];
-	ssize_t n;
+	unsigned long long d;
+	unsigned int lport, rxq;
+	char line[512], local[64];
+	long long queued = -1;
+	FILE *f = fopen("/proc/net/udp", "r");
 
-	while ((n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		answer(buf, n);
+	*drops = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* sl local rem st tx:rx tr:tm retr uid timeout inode ref ptr drops */
+		if (sscanf(line, " %*s %63s %*s %*s %*x:%x %*s %*s %*s %*s %*s %*s %*s %llu",
+			   local, &rxq, &d) != 3)
+			continue;
+		if (sscanf(strchr(local, ':') ? strchr(local, ':') + 1 : "", "%x", &lport) == 1 &&
+		    lport == port) {
+			*drops += d;
+			queued = rxq;
+		}
+	}
+	fclose(f);
+	return queued;
 }
 
 /* Drops the kernel counted at QEMU's socket (the one bound to @port). */
 static unsigned long long udp_drops(unsigned int port)
 {
-	unsigned long long drops = 0, d;
-	char line[512], local[64];
-	unsigned int lport;
-	FILE *f = fopen("/proc/net/udp", "r");
+	unsigned long long drops;
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		/* sl local rem st tx:rx tr:tm retr uid timeout inode ref ptr drops */
-		if (sscanf(line, " %*s %63s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-			   local, &d) != 2)
-			continue;
-		if (sscanf(strchr(local, ':') ? strchr(local, ':') + 1 : "", "%x", &lport) == 1 &&
-		    lport == port)
-			drops += d;
-	}
-	fclose(f);
+	udp_socket(port, &drops);
 	return drops;
+}
+
+static unsigned int qemu_port;
+static long long qemu_rcvbuf;
+
+/*
+ * Answers the guest's ARP requests and pings waiting on the socket. While a
+ * run sends, QEMU's socket may be full of its frames (the guest is behind):
+ * a reply sent then would be dropped, and the guest would ask again a second
+ * later. So the reply waits, up to REPLY_WAIT_MS and with no frames of the
+ * run going out meanwhile, for room in that socket: the guest gets it after
+ * the frames already queued, within milliseconds.
+ */
+static void serve_incoming(void)
+{
+	uint8_t buf[2048];
+	unsigned long long drops;
+	uint64_t until;
+	size_t len;
+	ssize_t n;
+
+	while ((n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		len = answer(buf, n);
+		if (!len)
+			continue;
+		until = now_ns() + REPLY_WAIT_MS * MS;
+		while (udp_socket(qemu_port, &drops) > qemu_rcvbuf / 2 && now_ns() < until)
+			usleep(200);
+		sendto(sock, buf, len, 0, (void *)&qemu_addr, sizeof(qemu_addr));
+	}
 }
 
 /* A capture file's frames, in memory (replay). */
@@ -629,7 +673,7 @@ static uint64_t due(const struct request *rq, const struct replay *r,
 			  rq->mult);
 }
 
-static void run_request(char *req, unsigned int qemu_port)
+static void run_request(char *req)
 {
 	static uint8_t frame[FRAME_MAX];
 	unsigned long long sent = 0, skipped = 0, drops0, total;
@@ -721,7 +765,6 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in me = { .sin_family = AF_INET };
 	char path[4096], req[4352];
-	unsigned int qemu_port;
 	int probe, sndbuf = 4 << 20;
 	FILE *f;
 
@@ -742,6 +785,12 @@ int main(int argc, char **argv)
 	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	qemu_port = bound_port(probe);
 	close(probe);
+	/* QEMU leaves its socket's receive buffer at the default. */
+	f = fopen("/proc/sys/net/core/rmem_default", "r");
+	if (!f || fscanf(f, "%lld", &qemu_rcvbuf) != 1)
+		qemu_rcvbuf = 212992;
+	if (f)
+		fclose(f);
 	qemu_addr.sin_family = AF_INET;
 	qemu_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	qemu_addr.sin_port = htons(qemu_port);
@@ -776,6 +825,6 @@ int main(int argc, char **argv)
 			req[0] = 0;
 		fclose(f);
 		unlink(path);
-		run_request(req, qemu_port);
+		run_request(req);
 	}
 }

@@ -9,6 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash qemu/setup.sh
+# The options first, on the host, by the bench's own parser: a bad one fails
+# here with the message the guest would give, before the VM boots; --help
+# needs no VM either.
+for arg in "$@"; do
+	case $arg in
+	-h | --help) exec node dist/cli/kmodlab.js bench "$@" ;;
+	esac
+done
+node dist/cli/kmodlab.js bench --check-only "$@"
 # The host source needs framegen at the other end of the e1000: --traffic.
 vm_args=()
 prev=

@@ -149,6 +149,13 @@ tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 esac
 # Benchmarks record what the guest ran under.
 guest_env+=("KMODLAB_ACCEL=$accel")
+# The command writes to a serial port, a tty in the guest (TERM=linux), so
+# Node, jest and the libraries they use would colour for it. What counts is
+# where the output goes on the host: a pipe or a file gets plain text
+# (NO_COLOR for picocolors, which CI=true turns on; an --env of the same name wins).
+if [ $shell = 0 ] && [ ! -t 1 ]; then
+	guest_env=(NO_COLOR=1 FORCE_COLOR=0 TERM=dumb "${guest_env[@]}")
+fi
 
 run=vm/run-$$
 rundir=out/$run

@@ -40,7 +40,10 @@ export interface BatchOptions {
 export interface Capabilities {
   /** Batches carry the frames' bytes (false: fastnet-drop only counts). */
   frames: boolean;
-  /** Frames carry a kernel timestamp in nanoseconds (else timestampNs is 0n). */
+  /**
+   * Frames carry a CLOCK_REALTIME timestamp in nanoseconds (else timestampNs is 0n): the kernel's,
+   * or for af_xdp (which has none) the time the frame is taken off the ring in user space.
+   */
   timestamps: boolean;
 }
 

@@ -24,7 +24,8 @@ export class NativeCapture extends CaptureBase {
       device,
       ...(filter === undefined ? {} : { filter: typeof filter === 'string' ? filter : encodeProgram(filter, 'filter') }),
     });
-    this.capabilities = { frames: true, timestamps: method !== 'af_xdp' };
+    // af_xdp's stamps are user space's, taken as each frame comes off the ring.
+    this.capabilities = { frames: true, timestamps: true };
     this.opened();
   }
 

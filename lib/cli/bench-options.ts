@@ -158,6 +158,12 @@ explicit options still win`,
 the host source: under TCG busy vCPUs starve QEMU's thread that reads
 the host's frames, which the host then drops)`,
     },
+    'check-only': {
+      type: 'boolean',
+      help: `check the options, print nothing and exit 0 (a bad one: its message,
+exit 2) without running; npm start does it on the host before it
+boots the VM`,
+    },
     pcap: {
       type: 'string',
       value: 'FILE',

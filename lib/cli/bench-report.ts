@@ -64,8 +64,12 @@ export interface Summary {
 
 const pointKey = (s: { source: string; size: number; offered: Rate }) => `${s.source}/${s.size}/${s.offered}`;
 
-/** Medians per (source, size, offered, method), in the order the points were first seen. */
-export function summarize(samples: Sample[], reference: MethodName | null): Summary[] {
+/**
+ * Medians per (source, size, offered, method), in the order the points were first seen; within a
+ * point, the methods in `methodOrder` (the order of -m) when given, else as first seen (the
+ * rounds rotate the order the methods run in).
+ */
+export function summarize(samples: Sample[], reference: MethodName | null, methodOrder?: readonly MethodName[]): Summary[] {
   const groups = new Map<string, Sample[]>();
   for (const s of samples) {
     const key = `${pointKey(s)}/${s.method}`;
@@ -107,7 +111,13 @@ export function summarize(samples: Sample[], reference: MethodName | null): Summ
             },
     });
   }
-  return summaries;
+  if (!methodOrder) return summaries;
+  const points = [...new Set(summaries.map(pointKey))];
+  const rank = (m: MethodName) => (methodOrder.includes(m) ? methodOrder.indexOf(m) : methodOrder.length);
+  return summaries
+    .map((summary, i) => ({ summary, i }))
+    .sort((a, b) => points.indexOf(pointKey(a.summary)) - points.indexOf(pointKey(b.summary)) || rank(a.summary.method) - rank(b.summary.method) || a.i - b.i)
+    .map(({ summary }) => summary);
 }
 
 /**
@@ -318,8 +328,9 @@ export function plotScript(dataFile: string, spec: PlotSpec, terminal: string, o
 
 /**
  * Draws every size's plot of one source to `${base}-${source}-${size}B`: the
- * data, SVG and PNG (a script gnuplot refused is kept beside, .gp). Returns
- * the pictures written.
+ * data (.dat, which the plots are drawn from), SVG and PNG (a script gnuplot
+ * refused is kept beside, .gp). Returns every file it leaves: the data and
+ * the pictures, each size's in turn, and the scripts kept.
  */
 export function drawPlots(summaries: Summary[], source: SourceName, sizes: number[], rates: Rate[], base: string): string[] {
   const written: string[] = [];
@@ -328,6 +339,7 @@ export function drawPlots(summaries: Summary[], source: SourceName, sizes: numbe
     if (methods.length === 0) continue;
     const stem = `${base}-${source}-${size}B`;
     fs.writeFileSync(`${stem}.dat`, data);
+    written.push(`${stem}.dat`);
     const outputs: [string, string][] = [
       ['svg size 900,540 dynamic', `${stem}.svg`],
       ['pngcairo size 900,540', `${stem}.png`],
@@ -341,6 +353,7 @@ export function drawPlots(summaries: Summary[], source: SourceName, sizes: numbe
         written.push(output);
       } catch (error) {
         console.error(`[bench] gnuplot could not draw ${output} (${(error as Error).message.split('\n')[0]}); script kept: ${output}.gp`);
+        written.push(`${output}.gp`);
       }
     }
   }

@@ -114,12 +114,28 @@ export function run(argv: string[]): Promise<number> {
   return execute(BENCH_SPEC, main, argv);
 }
 
-async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<number> {
+/**
+ * The options and the methods to run, with every check that needs neither root nor the VM
+ * (UsageError): what `--check-only` runs on the host, and the first thing a run does.
+ */
+export function checkedOptions(values: ParsedCommandLine<typeof BENCH_SPEC>['values']): {
+  options: BenchOptions;
+  methods: Map<MethodName, ConsumerFactory>;
+} {
   const options = benchOptions(values);
   const methods = selectMethods(options, available());
   if (options.profile && !available().has(options.profile)) {
     throw new UsageError(`--profile: '${options.profile}' is not available in this build: ${MISSING[options.profile] ?? 'unknown'}`);
   }
+  if (options.pcap !== null && !fs.statSync(options.pcap, { throwIfNoEntry: false })?.isFile()) {
+    throw new UsageError(`--pcap: ${options.pcap}: no such file (it must be under the project's folder, which the guest shares)`);
+  }
+  return { options, methods };
+}
+
+async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<number> {
+  const { options, methods } = checkedOptions(values);
+  if (values['check-only']) return 0;
   if (process.getuid?.() !== 0 || !fs.existsSync('/proc/net') || !process.env.KMODLAB_VM) {
     console.error('kmodlab bench: runs inside the VM as root: npm start, or npm run vm -- node dist/cli/kmodlab.js bench');
     return 1;
@@ -154,7 +170,7 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
   } finally {
     soaker?.close();
   }
-  const summaries = summarize(sweep.samples, reference);
+  const summaries = summarize(sweep.samples, reference, [...methods.keys()]);
 
   let table = formatTable(summaries, options.source, reference);
   if (options.source === 'host') table += `\n\n${formatLossFree(summaries, options.source, reference)}`;

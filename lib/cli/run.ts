@@ -10,6 +10,7 @@ import Module from 'node:module';
 import * as path from 'node:path';
 
 import { type CommandSpec, runCommand, UsageError } from './args';
+import { registerTypeScript, TS_EXTENSIONS } from './ts-register';
 import { typeCheck } from './typecheck';
 
 const spec = {
@@ -22,38 +23,13 @@ const spec = {
     "It must be inside the project's folder: that is what the guest sees of the host",
     "(the guest's /tmp is its own; only out/ is written back to the host).",
     'TypeScript is compiled by swc, which strips types without checking them.',
+    'Node children it fork()s (child_process.fork) get the same loader: fork(process.argv[1]) works.',
   ].join('\n'),
   options: {
     check: { type: 'boolean', help: 'type-check FILE (TypeScript, strict) and exit, without running it' },
   },
   positionals: { min: 1, max: 1 },
 } satisfies CommandSpec;
-
-const TS_EXTENSIONS = ['.ts', '.cts', '.mts'];
-
-/** Compiles .ts files as CommonJS when Node requires them; the entry file may await at top level. */
-function registerTypeScript(entry: string): void {
-  const swc = require('@swc/core') as typeof import('@swc/core');
-  type CompilingModule = NodeJS.Module & { _compile(code: string, filename: string): void };
-  const extensions = (Module as unknown as { _extensions: Record<string, (m: CompilingModule, file: string) => void> })
-    ._extensions;
-  const compile = (module: CompilingModule, filename: string): void => {
-    const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), {
-      filename,
-      sourceMaps: 'inline',
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
-      module: { type: 'commonjs' },
-    });
-    // The entry runs in an async function, on the same first line so that line numbers hold.
-    // Its error is printed as Node prints an uncaught one, less the excerpt of the rethrowing line.
-    const body =
-      filename === entry
-        ? `(async () => {${code}\n})().catch((error) => { console.error(error); process.exitCode = 1; });`
-        : code;
-    module._compile(body, filename);
-  };
-  for (const extension of TS_EXTENSIONS) extensions[extension] = compile;
-}
 
 /** Runs FILE (or type-checks it) with `scriptArgs` as its arguments; returns the status of a check. */
 function main(check: boolean, given: string, scriptArgs: string[]): number | void {
@@ -68,14 +44,14 @@ function main(check: boolean, given: string, scriptArgs: string[]): number | voi
   const isTypeScript = TS_EXTENSIONS.includes(path.extname(file));
   if (check) {
     if (!isTypeScript) throw new UsageError('--check is for TypeScript files');
-    const errors = typeCheck([file], { color: process.stderr.isTTY });
+    const errors = typeCheck([file], { color: process.stderr.isTTY && process.stderr.hasColors() });
     process.stderr.write(errors);
     if (!errors) console.log(`${path.relative(process.cwd(), file)}: no type errors`);
     return errors ? 1 : 0;
   }
   if (path.extname(file) === '.mts') throw new UsageError('.mts (ES module TypeScript) is not supported: use .ts');
-  if (isTypeScript) registerTypeScript(file);
-  process.setSourceMapsEnabled(true);
+  // Also for JavaScript: its fork()ed children may be TypeScript.
+  registerTypeScript(fs.realpathSync(file));
   process.argv = [process.argv[0], file, ...scriptArgs];
   // As `node FILE` would: FILE becomes require.main, ESM for .mjs.
   (Module as unknown as { runMain(main?: string): void }).runMain(file);

@@ -238,6 +238,30 @@ describe('the kmodlab command', () => {
     expect(r.stderr).toBe('kmodlab bench: --sizes must be an integer from 60 to 1514, got "9000"\nusage: kmodlab bench [options]\n(--help for more)\n');
   });
 
+  test('--check-only: the same refusal as a run, exit code 2; good options print nothing and exit 0 (not root, no VM)', () => {
+    for (const args of [['-z', '2000'], ['-m', 'pcap,af_xdp'], ['-s', 'host', '--pcap', 'no-such.pcapng'], ['-s', 'host', '-r', 'max']]) {
+      const checked = run('bench', '--check-only', ...args);
+      expect(checked.status).toBe(2);
+      expect(checked.stdout).toBe('');
+      expect(checked.stderr).toMatch(/^kmodlab bench: --/);
+      expect(checked.stderr).toBe(run('bench', ...args).stderr);
+    }
+    for (const args of [[], ['-s', 'host', '-m', 'fastnet-zc,pcap', '-r', '5k'], ['-s', 'host', '--pcap', 'test/fixtures/sample-traffic.pcapng']]) {
+      const ok = run('bench', '--check-only', ...args);
+      expect({ status: ok.status, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ status: 0, stdout: '', stderr: '' });
+    }
+  });
+
+  test('npm start (qemu/main.sh) refuses a bad option on the host, with the guest\'s message, before the VM boots', () => {
+    const r = spawnSync('bash', ['qemu/main.sh', '-z', '2000'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(run('bench', '-z', '2000').stderr);
+    expect(r.stdout).not.toMatch(/qemu|\[vm\]|boot/i);
+    const help = spawnSync('bash', ['qemu/main.sh', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toBe(run('bench', '--help').stdout);
+  }, 240_000);
+
   test('a method the source cannot feed is refused with the reason, exit code 2', () => {
     const r = run('bench', '-m', 'pcap,af_xdp');
     expect(r.status).toBe(2);
@@ -415,6 +439,26 @@ describe('report', () => {
     expect(table[3].split(/\s+/)).toEqual(['fastnet-ring', '64', 'max', '90.0', '90.0', '75.0-100.0', '0.00', '11111', '2.25']);
   });
 
+  test('the rows of every point are in the order of -m, whichever method each round started with', () => {
+    const order: MethodName[] = ['fastnet-ring', 'pcap', 'socket'];
+    const runs = schedule(order, { sizes: [64], rates: [20_000, 'max'], repeats: 2 });
+    const swept = runs.map((r) => sample(r.method, r.repeat, 10_000 * (1 + order.indexOf(r.method)), { offered: r.offered, order: r.order }));
+    // The 'max' point's rounds start with socket then fastnet-ring: as seen, its rows would start with socket.
+    expect(summarize(swept, 'pcap').filter((s) => s.offered === 'max')[0].method).toBe('socket');
+    const rows = formatTable(summarize(swept, 'pcap', order), 'pktgen', 'pcap')
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(/\s+/).slice(0, 3).join(' '));
+    expect(rows).toEqual([
+      'fastnet-ring 64 20.0',
+      'pcap 64 20.0',
+      'socket 64 20.0',
+      'fastnet-ring 64 max',
+      'pcap 64 max',
+      'socket 64 max',
+    ]);
+  });
+
   test("a replayed file's points (size 0) show as pcap in the table", () => {
     const replayed = samples.map((s) => ({ ...s, size: 0 }));
     const table = formatTable(summarize(replayed, 'pcap'), 'pktgen', 'pcap').split('\n');
@@ -495,12 +539,31 @@ describe('report', () => {
       for (const rates of [[20_000, 'max'], ['max']] as const) {
         const base = path.join(dir, `bench-${rates.length}`);
         const summaries = summarize(rates.flatMap((rate) => oddSamples(rate)), null);
-        expect(drawPlots(summaries, 'pktgen', [64, 512], [...rates], base)).toEqual([`${base}-pktgen-64B.svg`, `${base}-pktgen-64B.png`]);
+        expect(drawPlots(summaries, 'pktgen', [64, 512], [...rates], base)).toEqual([
+          `${base}-pktgen-64B.dat`,
+          `${base}-pktgen-64B.svg`,
+          `${base}-pktgen-64B.png`,
+        ]);
         const svg = fs.readFileSync(`${base}-pktgen-64B.svg`, 'utf8');
         for (const method of odd) expect(svg).toContain(`>${method}<`);
         expect(fs.readFileSync(`${base}-pktgen-64B.png`).subarray(1, 4).toString()).toBe('PNG');
         expect(fs.existsSync(`${base}-pktgen-64B.svg.gp`)).toBe(false);
       }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('every file drawPlots leaves is in its list and named in docs/benchmark.md', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kmodlab-plot-'));
+    const docs = fs.readFileSync(path.join(ROOT, 'docs', 'benchmark.md'), 'utf8');
+    try {
+      const listed = drawPlots(summarize(oddSamples(20_000), null), 'pktgen', [64], [20_000], path.join(dir, 'bench-<time>'));
+      expect(fs.readdirSync(dir).sort()).toEqual(listed.map((file) => path.basename(file)).sort());
+      for (const file of listed) expect(docs).toContain(`\`${path.basename(file).replace('-64B', '-<size>B')}\``);
+      expect(docs).toContain('`bench-<time>.txt`');
+      expect(docs).toContain('`bench-<time>.json`');
+      expect(docs).toContain('`bench-<time>-pktgen-<size>B.svg.gp`');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

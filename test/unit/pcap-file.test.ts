@@ -102,6 +102,22 @@ test('snapLength cuts stored frames and keeps their length on the wire', () => {
   expect(out).toContain('10.0.0.1.40000 > 10.0.0.2.9000');
 });
 
+test('frames without a timestamp get the time they are written, to the nanosecond, one stamp each', () => {
+  const file = path.join(dir, 'unstamped.pcap');
+  const before = BigInt(Date.now() - 1000) * 1_000_000n;
+  {
+    using writer = PcapWriter.open(file);
+    for (let i = 0; i < 20; i++) writer.write({ data: udpFrame(i, 60, 9), timestampNs: 0n });
+  }
+  const after = BigInt(Date.now() + 1000) * 1_000_000n;
+  const stamps = readPcapFile(file).records.map((r) => r.timestampNs);
+  expect(stamps).toHaveLength(20);
+  expect(stamps.filter((t) => t < before || t > after)).toEqual([]);
+  expect(stamps.filter((t, i) => i > 0 && t <= stamps[i - 1])).toEqual([]);
+  // Milliseconds would leave every stamp a multiple of 1,000,000 and most of them equal.
+  expect(stamps.filter((t) => t % 1_000_000n !== 0n).length).toBeGreaterThan(10);
+});
+
 test('an existing file: EEXIST (Node-style) and untouched, unless overwrite', () => {
   const file = path.join(dir, 'exists.pcap');
   fs.writeFileSync(file, 'keep me');

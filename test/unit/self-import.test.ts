@@ -39,6 +39,13 @@ test('kmodlab-run runs a TypeScript file with its arguments, as the main module,
   });
 });
 
+test('a kmodlab-run script forks itself: the TypeScript child gets the same loader and answers', () => {
+  const r = run(RUN, [`${FIXTURES}/fork.ts`]);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  expect(JSON.parse(r.stdout)).toEqual({ child: true, args: ['child', '--arg'], awaited: 'top-level await in the child', code: 0 });
+});
+
 test('kmodlab-run --check finds the types and reports type errors', () => {
   const ok = run(RUN, ['--check', `${FIXTURES}/self-import.ts`]);
   expect(ok.stderr).toBe('');

@@ -21,6 +21,16 @@ test('runs the command in the guest and returns its output and exit status', () 
   expect(r.stderr).toMatch(/\[vm\] (tcg|kvm), 1 vCPU/);
 });
 
+test('output that goes to a pipe (as here) or a file has no ANSI colour, though the guest writes to a tty', () => {
+  const pc = "const pc = require('picocolors'); console.log(pc.isColorSupported, pc.red('red'))";
+  // CI=true, as npm test runs jest in the guest: picocolors (jest's code frames) colours for it.
+  const script = `test -t 1 && echo "a tty: $TERM"; node -e "${pc}"; node -e "console.log(process.stdout.hasColors(), { n: 1 })"`;
+  const r = vm(['--env', 'CI=true', '--', 'bash', '-c', script]);
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/^a tty: dumb\nfalse red\nfalse \{ n: 1 \}$/m);
+  expect(r.stdout).not.toContain('\x1b');
+});
+
 test('a kernel crash fails the run and names the guest log', () => {
   const r = vm(['--', 'sh', '-c', 'echo c > /proc/sysrq-trigger']);
   expect(r.status).not.toBe(0);

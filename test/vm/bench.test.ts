@@ -24,7 +24,11 @@ test('a short run: table, JSON with every sample, plot; the counts add up', () =
   expect(r.stdout).toMatch(/^fastnet-ring +64 +max /m);
   expect(r.stdout).toMatch(/^fastnet-drop +64 +max /m);
 
+  // The rows in the order of -m (the second round ran fastnet-drop first).
+  expect(r.stdout.indexOf('\nfastnet-ring ')).toBeLessThan(r.stdout.indexOf('\nfastnet-drop '));
   const files = fs.readdirSync(out);
+  // Every file the run leaves is in its closing list (the plot's .dat included).
+  expect(files.filter((f) => !r.stdout.includes(f))).toEqual([]);
   const json = files.find((f) => f.endsWith('.json'))!;
   expect(r.stdout).toContain(path.basename(json));
   const result = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
