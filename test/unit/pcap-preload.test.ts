@@ -130,3 +130,27 @@ describe('without the module (the host)', () => {
     }
   });
 });
+
+describe('kmodlab pcap', () => {
+  const CLI = path.join(ROOT, 'dist', 'cli', 'kmodlab.js');
+  const kmodlab = (...args: string[]) => spawnSync(process.execPath, [CLI, 'pcap', ...args], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: '' } });
+
+  test('--lib-path prints the library\'s path', () => {
+    expect(kmodlab('--lib-path')).toMatchObject({ status: 0, stdout: `${LIB}\n`, stderr: '' });
+  });
+
+  test('-- COMMAND runs it with the library preloaded, and exits with its status (128 + N for signal N)', () => {
+    expect(kmodlab('--', 'sh', '-c', 'echo "$LD_PRELOAD"; exit 7')).toMatchObject({ status: 7, stdout: `${LIB}\n` });
+    expect(kmodlab('--', 'sh', '-c', 'kill -TERM $$')).toMatchObject({ status: 128 + 15 });
+    const tcpdump = kmodlab('--', 'tcpdump', '-i', 'fastnet:nosuchdev0', '-w', '/dev/null');
+    expect(tcpdump.status).toBe(1);
+    expect(tcpdump.stderr).toContain('fastnet: no device named nosuchdev0 in this network namespace');
+  });
+
+  test('usage errors exit 2; a command that does not exist exits 1', () => {
+    expect(kmodlab()).toMatchObject({ status: 2, stderr: expect.stringContaining('missing COMMAND') });
+    expect(kmodlab('--lib-path', '--', 'tcpdump')).toMatchObject({ status: 2, stderr: expect.stringContaining('--lib-path takes no COMMAND') });
+    expect(kmodlab('tcpdump', '-i', 'x')).toMatchObject({ status: 2 });
+    expect(kmodlab('--', 'no-such-command-here')).toMatchObject({ status: 1, stderr: expect.stringContaining('ENOENT') });
+  });
+});
