@@ -428,7 +428,8 @@ int fnp_read(struct fnp *f, int max, pcap_handler callback, u_char *user)
 		struct pcap_pkthdr h;
 		const u_char *data;
 
-		if (off > f->zone_size || len > f->zone_size - off || len > orig) {
+		if (off > f->zone_size || len > f->zone_size - off || len > orig ||
+		    len > f->slot_size) {
 			fnp_err(f, "%s: a ring descriptor points outside the ring",
 				f->device);
 			ret = PCAP_ERROR;
