@@ -63,7 +63,7 @@ class Tool {
       if (readyLine.test(this.stderr)) onReady();
     });
     // A guard, not a measure: a program that hangs fails its test instead of the run.
-    const guard = setTimeout(() => this.child.kill('SIGKILL'), 100_000);
+    const guard = setTimeout(() => this.child.kill('SIGKILL'), 200_000);
     this.done = new Promise<Exit>((resolve) => {
       this.child.on('exit', (status, signal) => {
         clearTimeout(guard);
@@ -230,7 +230,7 @@ test('tshark -i fastnet:DEV -f FILTER -c 50 -w FILE (dumpcap underneath), then t
   expect(pcapng).toMatchObject({ format: 'pcapng', nanosecond: true });
   expectPktgenFrames(pcapng.records.map((r) => r.data), 50);
   expectUnbound(dev);
-});
+}, 300_000); // tshark takes tens of seconds to start on the debug kernel
 
 /** Whether some fastnet session holds the device (a bind attempt says EBUSY). */
 function fastnetBusy(device: string): boolean {
