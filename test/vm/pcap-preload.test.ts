@@ -262,6 +262,15 @@ test('a C program: pcap_open_live, then poll() on pcap_get_selectable_fd and pca
   expectUnbound(dev);
 });
 
+test('tcpdump -D lists fastnet:DEV for the Ethernet devices and fastnet-zc:eth0 for the e1000, after libpcap\'s own', () => {
+  const run = spawnSync('tcpdump', ['-D'], { env: PRELOAD, encoding: 'utf8' });
+  expect(run.status).toBe(0);
+  const names = run.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0].replace(/^\d+\./, ''));
+  expect(names).toEqual(expect.arrayContaining([dev, 'eth0', 'lo', `fastnet:${dev}`, 'fastnet:eth0', 'fastnet-zc:eth0']));
+  expect(names.filter((name) => name === 'fastnet:lo' || name === `fastnet-zc:${dev}`)).toEqual([]);
+  expect(names.indexOf(`fastnet:${dev}`)).toBeGreaterThan(names.indexOf('lo'));
+});
+
 describe('refusals: what tcpdump says, and nothing left bound', () => {
   test.each([
     ['fastnet:', 'tcpdump: fastnet:: No such device exists\n(fastnet: no device name after "fastnet:": name one, as in fastnet:eth0)\n'],
