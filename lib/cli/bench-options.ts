@@ -84,11 +84,11 @@ table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.`,
       short: 'm',
       value: 'LIST',
       help: `methods, comma-separated (default: every capture method;
-tcpdump, tcpdump-fastnet (tcpdump -i fastnet:DEV, or
-fastnet-zc:DEV with host, through libpcap-fastnet.so), stack and
-fastnet-ring-unbatched (readable at every frame), the references,
-by name; zc-ceiling, zero-copy counting
-without touching the data, runs with host):
+tcpdump, tcpdump-fastnet (the same tcpdump on fastnet:DEV,
+fastnet-zc:DEV with host, through libpcap-fastnet.so), stack
+and fastnet-ring-unbatched (readable at every frame), the
+references, by name; zc-ceiling, zero-copy counting without
+touching the data, runs with host):
 ${METHOD_NAMES.join(', ')}`,
     },
     source: {
