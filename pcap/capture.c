@@ -224,6 +224,7 @@ static int set_promisc(struct fnp *f)
 
 int fnp_activate(struct fnp *f)
 {
+	const char *consume = getenv("FASTNET_PCAP_CONSUME");
 	struct fastnet_bind req = {};
 	int sock, ret;
 
@@ -260,8 +261,13 @@ int fnp_activate(struct fnp *f)
 		req.mode = FASTNET_MODE_ZEROCOPY;
 	} else {
 		req.mode = FASTNET_MODE_RING;
-		/* The stack keeps its frames, as with any capture. */
-		req.flags = FASTNET_BIND_PASS;
+		/*
+		 * The stack keeps its frames, as with any capture, unless
+		 * FASTNET_PCAP_CONSUME=1 says the capture takes them (a box
+		 * that only captures, as netmap: takes a NIC from the stack).
+		 */
+		if (!consume || strcmp(consume, "1"))
+			req.flags = FASTNET_BIND_PASS;
 		if (!f->immediate)
 			req.flags |= FASTNET_BIND_BATCH;
 	}

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as fastnet from '../../lib/fastnet';
 import { GUEST_IP, HostTraffic, decodeFrame, setupGuestLink, waitForCarrier } from '../../lib/host-traffic';
 import { readPcapFile } from '../../lib/pcap-file';
-import { Topology, expectPktgenFrames, pktgenSeq } from './fastnet-net';
+import { Topology, expectPktgenFrames, pktgenSeq, udpCounters } from './fastnet-net';
 
 const LIB = path.join(__dirname, '..', '..', 'out', 'lib', 'libpcap-fastnet.so');
 const PCAP_NEXT = path.join(__dirname, '..', '..', 'out', 'bin', 'pcap-next');
@@ -50,11 +50,12 @@ class Tool {
   readonly ready: Promise<void>;
   readonly done: Promise<Exit>;
 
-  constructor(command: string, args: string[], options: { preload?: boolean; readyText?: string } = {}) {
+  constructor(command: string, args: string[], options: { preload?: boolean; readyText?: string; env?: NodeJS.ProcessEnv } = {}) {
     // The whole line: the rest of tcpdump's may come in a later read.
     const readyLine = new RegExp(`${options.readyText ?? 'listening on'}.*\\n`);
     running.add(this);
-    this.child = spawn(command, args, { env: options.preload === false ? process.env : PRELOAD, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...(options.preload === false ? process.env : PRELOAD), ...options.env };
+    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let onReady: () => void = () => {};
     this.ready = new Promise<void>((resolve) => (onReady = resolve));
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
@@ -142,8 +143,11 @@ describe('tcpdump -i fastnet:DEV beside tcpdump -i DEV, on the same pktgen frame
     expect(viaFastnet.stderr).toContain(`listening on fastnet:${dev}, link-type EN10MB (Ethernet), snapshot length 262144 bytes`);
     expect(uidOf(viaFastnet.child.pid!)).not.toBe(0);
     const started = BigInt(Date.now() - 1) * 1_000_000n;
+    const udpBefore = udpCounters();
     net.inject(50, 64, 9001); // not port 9: filtered in the kernel
     net.inject(300, 96, 9);
+    // Captured or not, every frame went on up the stack, to closed UDP ports.
+    expect(udpCounters().NoPorts - udpBefore.NoPorts).toBe(350);
     await Promise.all([waitForRecords(viaFastnet, files[0], 300), waitForRecords(plain, files[1], 300)]);
     const [a, b] = await Promise.all([viaFastnet.interrupt(), plain.interrupt()]);
     expect(a).toMatchObject({ status: 0 });
@@ -179,6 +183,18 @@ test('tcpdump -c 100: stops by itself after the first 100 frames', async () => {
   expect(counts.dropped).toBe(0);
   const frames = readPcapFile(file).records.map((r) => r.data);
   expectPktgenFrames(frames, 100);
+  expectUnbound(dev);
+});
+
+test('FASTNET_PCAP_CONSUME=1: the capture takes the frames, and the stack sees none of them', async () => {
+  const file = tmpFile('consume.pcap');
+  const tool = new Tool('tcpdump', ['-i', `fastnet:${dev}`, '-c', '100', '-w', file, 'udp'], { env: { FASTNET_PCAP_CONSUME: '1' } });
+  await tool.ready;
+  const udpBefore = udpCounters();
+  net.inject(100, 64, 9);
+  expect(await tool.done).toMatchObject({ status: 0 });
+  expect(udpCounters().NoPorts - udpBefore.NoPorts).toBe(0);
+  expectPktgenFrames(readPcapFile(file).records.map((r) => r.data), 100);
   expectUnbound(dev);
 });
 
