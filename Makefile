@@ -10,14 +10,19 @@ TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
 KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
 # bpf-verdicts is a host tool linked with libpcap, which its unit test
 # (test/unit/bpf-interpreter.test.ts) builds: not a static guest helper.
-HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(filter-out test/helpers/bpf-verdicts.c,$(wildcard test/helpers/*.c))) out/bin/framegen
+# pcap-next links libpcap dynamically, so that the preload library
+# (out/lib/libpcap-fastnet.so) can answer its calls: not static either.
+DYNAMIC_HELPERS := test/helpers/bpf-verdicts.c test/helpers/pcap-next.c
+HELPERS := $(patsubst test/helpers/%.c,out/bin/%,$(filter-out $(DYNAMIC_HELPERS),$(wildcard test/helpers/*.c))) out/bin/framegen out/bin/pcap-next
+PRELOAD_SRC := $(wildcard pcap/*.c pcap/*.h) kmod/include/uapi/fastnet.h
 
-all: addon typescript modules helpers image
+all: addon typescript modules preload helpers image
 
 addon: build/Release/kmodlab.node
 typescript: out/tsc.stamp
 modules: out/kmod/stamp
 helpers: $(HELPERS)
+preload: out/lib/libpcap-fastnet.so
 image: out/initramfs.cpio.gz
 
 # Installs exactly the versions in package-lock.json (and builds the addon, the
@@ -63,6 +68,20 @@ out/bin/%: test/helpers/%.c
 	@mkdir -p out/bin
 	@gcc -O2 -Wall -Wextra -Werror -static -Ikmod/include -o $@ $<
 
+out/bin/pcap-next: test/helpers/pcap-next.c
+	@echo "[build] $@"
+	@mkdir -p out/bin
+	@gcc -O2 -Wall -Wextra -Werror -o $@ $< -lpcap
+
+# The LD_PRELOAD library that gives libpcap programs fastnet devices
+# (docs/pcap-preload.md). It does not link libpcap: it finds the real one
+# in the process with dlsym(RTLD_NEXT).
+out/lib/libpcap-fastnet.so: $(PRELOAD_SRC)
+	@echo "[build] $@"
+	@mkdir -p out/lib
+	@gcc -O2 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden -Ikmod/include \
+		-Wl,-z,defs -Wl,--as-needed -o $@ $(filter %.c,$(PRELOAD_SRC)) -ldl -lpthread
+
 # The host's end of the guest e1000's UDP backend (vm.sh --traffic).
 out/bin/framegen: qemu/framegen.c
 	@echo "[build] $@"
@@ -101,4 +120,4 @@ clean:
 	rm -rf out build dist
 	$(MAKE) -s -C kmod KVER=$(KVER) clean
 
-.PHONY: all addon typescript modules helpers image debug clean
+.PHONY: all addon typescript modules preload helpers image debug clean

@@ -5,7 +5,8 @@ export * as memoryInfo from './memory-info';
 export * as fastnet from './fastnet';
 export * as capture from './capture';
 export { openCapture } from './capture';
-export { PcapWriter, readPcapFile } from './pcap-file';
+export { PcapReader, PcapWriter, readPcapFile } from './pcap-file';
+export { PCAP_PRELOAD_PATH, pcapPreloadEnv, pcapPreloadPath } from './pcap-preload';
 
 export * as kmod from './kmod';
 export * as traffic from './traffic';

@@ -147,7 +147,16 @@ export interface CaptureNative {
   /** libpcap's pcap_offline_filter() of `program` (which must pass bpf_validate) on `frame`: the snap length, 0 if rejected. */
   offlineFilter(program: Uint8Array, frame: Uint8Array): number;
   readonly libpcapVersion: string;
+  /** pcap_open_offline_with_tstamp_precision (nanoseconds); throws ERR_PCAP_FORMAT with libpcap's reason. */
+  openPcapFile(path: string): { file: NativePcapFile; linkType: number; snapLength: number };
+  /** Up to `max` records (count 0 at the end); ERR_PCAP_FORMAT for a damaged one. */
+  readPcapFile(file: NativePcapFile, max: number): FastnetRawBatch;
+  /** false if it was already closed. */
+  closePcapFile(file: NativePcapFile): boolean;
 }
+
+/** An open capture file of the addon's (opaque). */
+export type NativePcapFile = { readonly __nativePcapFile: unique symbol };
 
 export interface NativeAddon {
   /**

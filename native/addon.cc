@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFastnetWait(env, exports);
   InitFastnetFilter(env, exports);
   InitCapture(env, exports);
+  InitPcapFile(env, exports);
   return exports;
 }
 

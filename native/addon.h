@@ -17,5 +17,7 @@ void InitFastnetWait(Napi::Env env, Napi::Object exports);
 void InitFastnetFilter(Napi::Env env, Napi::Object exports);
 // capture: the methods over AF_PACKET, libpcap and AF_XDP (native/capture*.cc).
 void InitCapture(Napi::Env env, Napi::Object exports);
+// Capture files through libpcap (native/pcap_file.cc): adds to exports.capture.
+void InitPcapFile(Napi::Env env, Napi::Object exports);
 
 }  // namespace kmodlab

@@ -1,7 +1,9 @@
 // The benchmark's consumers: every method of lib/capture does the same work
 // per frame (read bytes 12-13, count IPv4) in its native countBatch() loop.
-// `tcpdump` (tcpdump -w /dev/null, the seed's baseline) and `stack` (no
-// capture: the source alone) are references, run when asked for by name;
+// `tcpdump` (tcpdump -w /dev/null, the seed's baseline), `tcpdump-fastnet`
+// (the same tcpdump with libpcap-fastnet.so preloaded, on fastnet:DEV, or
+// fastnet-zc:DEV with the host source) and `stack` (no capture: the source
+// alone) are references, run when asked for by name;
 // `zc-ceiling` (zero-copy, slots handed back without their data being read)
 // shows the emulated NIC's own ceiling beside the host source's methods;
 // `fastnet-ring-unbatched` (fastnet-ring with `batch: false`, readable at
@@ -11,6 +13,7 @@
 import { spawn } from 'node:child_process';
 
 import * as fastnet from '../fastnet';
+import { pcapPreloadEnv } from '../pcap-preload';
 import { type CaptureMethod, type CaptureOptions, METHODS, OPTION_METHODS, openCapture } from '../capture';
 import type { BenchOptions, MethodName, SourceName } from './bench-options';
 
@@ -79,12 +82,19 @@ function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}, unfi
   };
 }
 
-/** An external program reading the device until SIGINT, its counts parsed from its report. */
-function tcpdumpConsumer(): ConsumerFactory {
+/**
+ * An external program reading the device until SIGINT, its counts parsed from
+ * its report. `fastnet`: Debian's tcpdump unchanged, with libpcap-fastnet.so
+ * preloaded, on fastnet:DEV (pktgen: the ring, 2048-byte slots, as many as
+ * -B holds) or fastnet-zc:DEV (host: zero-copy on the e1000).
+ */
+function tcpdumpConsumer(fastnet = false): ConsumerFactory {
   return async (device, options) => {
-    const args = ['-i', device, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'];
+    const name = fastnet ? `${options.source === 'host' ? 'fastnet-zc' : 'fastnet'}:${device}` : device;
+    const args = ['-i', name, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'];
     const child = spawn('tcpdump', options.filter === null ? args : [...args, options.filter], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: fastnet ? pcapPreloadEnv() : process.env,
     });
     let report = '';
     child.stderr!.on('data', (chunk: Buffer) => (report += chunk.toString()));
@@ -200,6 +210,7 @@ export function available(): Map<MethodName, ConsumerFactory> {
   methods.set('fastnet-drop-unfiltered', captureConsumer('fastnet-drop', {}, true));
   methods.set('zc-ceiling', zcCeilingConsumer());
   methods.set('tcpdump', tcpdumpConsumer());
+  methods.set('tcpdump-fastnet', tcpdumpConsumer(true));
   methods.set('stack', stackConsumer());
   return methods;
 }
@@ -221,7 +232,7 @@ export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, stri
 };
 
 /** Methods that run only when asked for by name. */
-const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'tcpdump', 'stack'];
+const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'tcpdump', 'tcpdump-fastnet', 'stack'];
 
 /**
  * What runs without --methods: every capture method the source can feed

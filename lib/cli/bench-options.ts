@@ -10,10 +10,18 @@ import { type CommandSpec, type Values, UsageError, badValue, choiceValue, parse
 /**
  * Every method the benchmark knows: the library's capture methods, then its
  * own (fastnet-ring without batched wakeups, fastnet-drop without the
- * --filter, zero-copy's ceiling, tcpdump, the stack alone); which ones run is
- * up to bench-methods.
+ * --filter, zero-copy's ceiling, tcpdump, tcpdump through libpcap-fastnet.so,
+ * the stack alone); which ones run is up to bench-methods.
  */
-export const METHOD_NAMES = [...METHODS, 'fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'zc-ceiling', 'tcpdump', 'stack'] as const;
+export const METHOD_NAMES = [
+  ...METHODS,
+  'fastnet-ring-unbatched',
+  'fastnet-drop-unfiltered',
+  'zc-ceiling',
+  'tcpdump',
+  'tcpdump-fastnet',
+  'stack',
+] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 /** pktgen: in the guest, synchronous injection; host: paced frames from the host's framegen into the e1000 (boot with --traffic). */
@@ -91,9 +99,11 @@ table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.`,
       short: 'm',
       value: 'LIST',
       help: `methods, comma-separated (default: every capture method;
-tcpdump, stack and fastnet-ring-unbatched (readable at every
-frame), the references, by name; zc-ceiling, zero-copy counting
-without touching the data, runs with host):
+tcpdump, tcpdump-fastnet (the same tcpdump on fastnet:DEV,
+fastnet-zc:DEV with host, through libpcap-fastnet.so), stack
+and fastnet-ring-unbatched (readable at every frame), the
+references, by name; zc-ceiling, zero-copy counting without
+touching the data, runs with host):
 ${METHOD_NAMES.join(', ')}`,
     },
     source: {

@@ -9,6 +9,7 @@ import { type CommandSpec, UsageError, execute, helpText } from './args';
 const COMMANDS: Record<string, { summary: string; load(): Promise<{ run(args: string[]): Promise<number> }> }> = {
   capture: { summary: 'capture frames from a device into a pcap file', load: async () => import('./capture') },
   bench: { summary: 'compare the capture methods on the same traffic (in the VM; npm start)', load: async () => import('./bench') },
+  pcap: { summary: 'run a libpcap program (tcpdump, tshark) with fastnet:IFNAME devices (LD_PRELOAD)', load: async () => import('./pcap') },
 };
 
 const spec = {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { LINKTYPE_ETHERNET, PCAP_MAGIC_NS, PcapWriter, readPcapFile } from '../../lib/pcap-file';
+import { LINKTYPE_ETHERNET, PCAP_MAGIC_NS, PcapReader, PcapWriter, readPcapFile } from '../../lib/pcap-file';
 
 let dir: string;
 beforeAll(() => {
@@ -140,4 +140,71 @@ test('bad arguments and a closed writer', () => {
   expect(() => readPcapFile(path.join(dir, 'nope.pcap'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
   fs.writeFileSync(path.join(dir, 'junk.pcap'), Buffer.alloc(40, 7));
   expect(() => readPcapFile(path.join(dir, 'junk.pcap'))).toThrow(expect.objectContaining({ code: 'ERR_PCAP_FORMAT' }));
+});
+
+describe('reading through libpcap: classic pcap of either resolution and pcapng', () => {
+  let frames: Buffer[];
+  let classic: string;
+  beforeAll(() => {
+    classic = path.join(dir, 'reader.pcap');
+    frames = writeSample(classic, 700);
+  });
+
+  function expectSample(file: string, microseconds: boolean): void {
+    const read = readPcapFile(file);
+    expect(read.records.map((r) => r.data.toString('hex'))).toEqual(frames.map((f) => f.toString('hex')));
+    expect(read.records.map((r) => r.originalLength)).toEqual(frames.map((f) => f.length));
+    const times = frames.map((_, i) => BASE_NS + BigInt(i) * 1001n);
+    expect(read.records.map((r) => r.timestampNs)).toEqual(microseconds ? times.map((t) => (t / 1000n) * 1000n) : times);
+  }
+
+  test('the writer\'s own file: nanoseconds', () => {
+    expect(readPcapFile(classic)).toMatchObject({ format: 'pcap', nanosecond: true, snapLength: 65535, linkType: LINKTYPE_ETHERNET });
+    expectSample(classic, false);
+  });
+
+  test('microseconds (tcpdump -w), and pcapng in nanoseconds and microseconds (editcap -F pcapng)', () => {
+    const micro = path.join(dir, 'reader-us.pcap');
+    execFileSync('tcpdump', ['-r', classic, '-w', micro], { stdio: 'ignore' });
+    expect(readPcapFile(micro)).toMatchObject({ format: 'pcap', nanosecond: false });
+    expectSample(micro, true);
+    const ng = path.join(dir, 'reader.pcapng');
+    execFileSync('editcap', ['-F', 'pcapng', classic, ng]);
+    expect(readPcapFile(ng)).toMatchObject({ format: 'pcapng', nanosecond: true, linkType: LINKTYPE_ETHERNET });
+    expectSample(ng, false);
+    const ngMicro = path.join(dir, 'reader-us.pcapng');
+    execFileSync('editcap', ['-F', 'pcapng', micro, ngMicro]);
+    expect(readPcapFile(ngMicro)).toMatchObject({ format: 'pcapng', nanosecond: false });
+    expectSample(ngMicro, true);
+  });
+
+  test('PcapReader: batches, for await to the end (then closed), a break closes it too', async () => {
+    using reader = PcapReader.open(classic, { batchSize: 256 });
+    expect(reader.readBatch()?.count).toBe(256);
+    let seen = 0;
+    for await (const packet of reader) {
+      expect(packet.data.equals(frames[256 + seen])).toBe(true);
+      seen++;
+    }
+    expect(seen).toBe(700 - 256);
+    expect(reader.closed).toBe(true);
+    expect(() => reader.readBatch()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    const other = PcapReader.open(classic);
+    for await (const packet of other) {
+      expect(packet.timestampNs).toBe(BASE_NS);
+      break;
+    }
+    expect(other.closed).toBe(true);
+  });
+
+  test('a file cut inside a record: ERR_PCAP_FORMAT with libpcap\'s reason, after the whole records', () => {
+    const cut = path.join(dir, 'cut.pcap');
+    const bytes = fs.readFileSync(classic);
+    fs.writeFileSync(cut, bytes.subarray(0, 24 + 16 + frames[0].length + 16 + 10));
+    using reader = PcapReader.open(cut, { batchSize: 1 });
+    expect(reader.readBatch()?.count).toBe(1);
+    expect(() => reader.readBatch()).toThrow(expect.objectContaining({ code: 'ERR_PCAP_FORMAT', message: expect.stringContaining('truncated') }));
+    expect(() => PcapReader.open(dir)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    expect(() => PcapReader.open(classic, { batchSize: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
 });
