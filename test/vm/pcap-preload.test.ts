@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as fastnet from '../../lib/fastnet';
 import { GUEST_IP, HostTraffic, decodeFrame, setupGuestLink, waitForCarrier } from '../../lib/host-traffic';
 import { readPcapFile } from '../../lib/pcap-file';
+import { userSpaceTest } from './debug-kernel';
 import { Topology, expectPktgenFrames, pktgenSeq, udpCounters } from './fastnet-net';
 
 const LIB = path.join(__dirname, '..', '..', 'out', 'lib', 'libpcap-fastnet.so');
@@ -223,7 +224,8 @@ test('tcpdump -Q out is refused: fastnet sees received frames only', async () =>
   expectUnbound(dev);
 });
 
-test('tshark -i fastnet:DEV -f FILTER -c 50 -w FILE (dumpcap underneath), then tshark -r FILE', async () => {
+// dumpcap takes the same kernel path as tcpdump (bind, filter, ring) and costs two minutes on the debug kernel.
+userSpaceTest('tshark -i fastnet:DEV -f FILTER -c 50 -w FILE (dumpcap underneath), then tshark -r FILE', async () => {
   const file = tmpFile('tshark.pcapng');
   const tool = new Tool('tshark', ['-i', `fastnet:${dev}`, '-f', 'udp dst port 9', '-c', '50', '-w', file], { readyText: 'Capturing on' });
   await tool.ready;
