@@ -42,6 +42,12 @@ export const PAYLOAD_OFFSET = 42;
 const PAYLOAD_HEADER = 16;
 /** framegen sends at most this many frames after stop() (it looks for the request that often). */
 export const STOP_BATCH_FRAMES = 64;
+/**
+ * How long to wait after the guest wrote the e1000's receive control register (RCTL: a link-up,
+ * leaving zero-copy, promiscuous mode) before sending: QEMU's e1000 takes no frame for up to 1 s
+ * after it (hardware: about 10 ms). docs/fastnet.md.
+ */
+export const RCTL_HOLD_MS = 1100;
 /** framegen's heartbeat (every 100 ms) not moving for this long: it is gone. */
 const HEARTBEAT_TIMEOUT_MS = 3000;
 

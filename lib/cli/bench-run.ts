@@ -13,7 +13,7 @@ import { keptShare } from './bench-filter';
 import { type ConsumerFactory, IGNORES_FILTER } from './bench-methods';
 import type { BenchOptions, MethodName, Rate, SourceName } from './bench-options';
 import type { Sample } from './bench-report';
-import { HOST_IP, HostTraffic, setupGuestLink, waitForCarrier } from '../host-traffic';
+import { HOST_IP, HostTraffic, RCTL_HOLD_MS, setupGuestLink, waitForCarrier } from '../host-traffic';
 import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
 
 export const DEVICE = 'kbench0';
@@ -190,11 +190,9 @@ const HOST_MAC = '52:54:00:00:00:01';
 /** After the host's last frame, how long nothing more must come before a run ends. */
 const HOST_QUIET_MS = 300;
 /**
- * QEMU's e1000 takes no frame for up to 1 s after the guest writes its RCTL register (a link-up,
- * the reset that closing a zero-copy session does): docs/fastnet.md. A run starts that long after
- * the previous run's consumer closed, or its first frames are lost at the host whatever the method.
+ * A run starts RCTL_HOLD_MS after the previous run's consumer closed (closing a zero-copy session
+ * resets the e1000), or its first frames are lost at the host whatever the method.
  */
-const HOST_SETTLE_MS = 1100;
 let lastClosedMs = 0;
 /** How long a consumer waits for frames at a time, so the request's answer is read meanwhile. */
 const HOST_SLICE_MS = 50;
@@ -258,7 +256,7 @@ export async function runHostOnce(
   try {
     // Zero-copy restarts the e1000 on leaving (and a device reset on entering): its link comes back within seconds.
     await waitForCarrier(HOST_DEVICE);
-    const settle = lastClosedMs + HOST_SETTLE_MS - Date.now();
+    const settle = lastClosedMs + RCTL_HOLD_MS - Date.now();
     if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
     const missedFrom = rxMissed(HOST_DEVICE);
     const soakFrom = soaker?.sample();

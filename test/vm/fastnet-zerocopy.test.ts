@@ -15,6 +15,7 @@ import {
   GUEST_MAC,
   HOST_IP,
   HostTraffic,
+  RCTL_HOLD_MS,
   decodeFrame,
   framePatternIntact,
   setupGuestLink,
@@ -47,6 +48,17 @@ beforeAll(async () => {
 }, 60_000);
 
 jest.setTimeout(300_000);
+
+/** `kmodlab ARGS` (a capture) once it says it is listening: its exit status and its stderr so far. */
+async function startCli(args: string[]): Promise<{ exited: Promise<number | null>; stderr: () => string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  while (!stderr.includes('listening on') && child.exitCode === null) await sleep(20);
+  return { exited, stderr: () => stderr };
+}
 
 /** Ping through the e1000 to framegen: the interface works. */
 function pings(): boolean {
@@ -113,7 +125,7 @@ async function quiet(session: fastnet.Session): Promise<fastnet.Stats> {
 async function takeOverDone(session: fastnet.Session): Promise<{ result: TrafficResult; stats: fastnet.Stats }> {
   // The last session's leave stopped RX, and QEMU's e1000 takes no frame for 1 s after any
   // write of its receive control register (hardware: about 10 ms).
-  await sleep(1100);
+  await sleep(RCTL_HOLD_MS);
   const { result, seen, stats } = await capture(session, { size: 100, count: 600, rate: 3000 });
   expect(seen.bad).toEqual([]);
   expect(stats.delivered).toBeGreaterThanOrEqual(300);
@@ -178,7 +190,7 @@ describe('pass-through in zero-copy: the frames the filter rejects go on to the 
   test("without it the capture takes ARP and ping too: ping fails (the control case)", async () => {
     {
       using session = fastnet.open().bind(DEV, 'zerocopy', { slots: 256, filter: 'udp port 9' });
-      await sleep(1100); // QEMU's e1000 takes no frame for 1 s after entering
+      await sleep(RCTL_HOLD_MS); // QEMU's e1000 takes no frame for 1 s after entering
       expect(arpAndPing(1)).toBe(false);
       expect(session.stats().filtered).toBeGreaterThan(0);
     }
@@ -189,18 +201,13 @@ describe('pass-through in zero-copy: the frames the filter rejects go on to the 
     const file = '/tmp/capture-zc-pass.pcap';
     fs.rmSync(file, { force: true });
     const args = ['capture', '-m', 'fastnet-zc', '--pass', '-i', DEV, '-c', '100', '-t', '120', '-w', file, 'udp dst port 9'];
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => (stderr += text));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    while (!stderr.includes('listening on') && child.exitCode === null) await sleep(20);
-    await sleep(1100);
+    const cli = await startCli(args);
+    await sleep(RCTL_HOLD_MS);
     expect(arpAndPing(3)).toBe(true);
     // Two ports, frame by frame: every other frame is for the capture, the rest go to the stack.
     const result = await traffic.send({ size: 100, count: 200, rate: 2000, ports: 2 });
-    expect(await exited).toBe(0);
-    expect(stderr).toContain(`100 frames written to ${file}; 0 dropped`);
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toContain(`100 frames written to ${file}; 0 dropped`);
     const ours = readPcapFile(file)
       .records.map((r) => decodeFrame(Buffer.from(r.data)))
       .filter((d) => d?.id === result.id);
@@ -461,17 +468,12 @@ describe('filters in zero-copy: fastnet_bpf_run on each frame in its slot, in th
     const file = '/tmp/capture-zc-filter.pcap';
     fs.rmSync(file, { force: true });
     const args = ['capture', '-m', 'fastnet-zc', '-i', DEV, '-c', '100', '-t', '60', '-w', file, 'udp[16] & 1 = 0'];
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => (stderr += text));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    while (!stderr.includes('listening on') && child.exitCode === null) await sleep(20);
+    const cli = await startCli(args);
     // Entering zero-copy wrote the e1000's RCTL: QEMU takes no frame for 1 s.
-    await sleep(1100);
+    await sleep(RCTL_HOLD_MS);
     const result = await traffic.send({ size: 100, count: 200, rate: 2000 });
-    expect(await exited).toBe(0);
-    expect(stderr).toContain(`100 frames written to ${file}; 0 dropped`);
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toContain(`100 frames written to ${file}; 0 dropped`);
     const ours = readPcapFile(file)
       .records.map((r) => decodeFrame(Buffer.from(r.data)))
       .filter((d) => d?.id === result.id)
@@ -505,7 +507,7 @@ interface UapiTally {
 async function uapiConsumer(mode: number, request: TrafficRequest): Promise<{ result: TrafficResult; tally: UapiTally }> {
   // The last test's zero-copy session stopped RX to leave, and QEMU's e1000 takes no frame for
   // 1 s after any write of its receive control register (hardware: about 10 ms).
-  await sleep(1100);
+  await sleep(RCTL_HOLD_MS);
   const child = spawn(RING_CONSUMER, [DEV, String(mode), '1024', '2048'], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -553,7 +555,7 @@ function run(command: string, ...args: string[]): string {
 /** Frames the session takes while nobody hands a slot back: every slot the NIC holds, filled. */
 async function capacity(session: fastnet.Session): Promise<number> {
   // What QEMU still held from an earlier run (after its 1 s hold that follows a reset) comes first.
-  await sleep(1100);
+  await sleep(RCTL_HOLD_MS);
   await quiet(session);
   session.ring.drain();
   const before = session.stats().delivered;

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import * as fastnet from '../../lib/fastnet';
-import { GUEST_IP, HostTraffic, decodeFrame, setupGuestLink, waitForCarrier } from '../../lib/host-traffic';
+import { GUEST_IP, HostTraffic, RCTL_HOLD_MS, decodeFrame, setupGuestLink, waitForCarrier } from '../../lib/host-traffic';
 import { readPcapFile } from '../../lib/pcap-file';
 import { userSpaceTest } from './debug-kernel';
 import { Topology, expectPktgenFrames, pktgenSeq, udpCounters } from './fastnet-net';
@@ -351,7 +351,7 @@ describe('fastnet-zc: zero-copy', () => {
     try {
       await tool.ready;
       // Entering zero-copy (and promiscuous mode) wrote the e1000's RCTL: QEMU takes no frame for 1 s.
-      await sleep(1100);
+      await sleep(RCTL_HOLD_MS);
       const sent = await traffic.send({ size: 100, count: 200, rate: 2000 });
       const exit = await tool.done;
       expect(exit).toMatchObject({ status: 0 });
