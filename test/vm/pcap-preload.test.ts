@@ -301,10 +301,17 @@ describe('refusals: what tcpdump says, and nothing left bound', () => {
   });
 
   test('an unprivileged user: permission denied, with the reason', () => {
+    // A copy the user can read: the checkout may sit in a folder only root can enter (mktemp -d).
+    const dir = fs.mkdtempSync('/tmp/pcap-preload-');
+    fs.chmodSync(dir, 0o755);
+    const lib = path.join(dir, 'libpcap-fastnet.so');
+    fs.copyFileSync(LIB, lib);
+    fs.chmodSync(lib, 0o755);
     const run = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'tcpdump', '-i', `fastnet:${dev}`, '-w', '/dev/null'], {
-      env: PRELOAD,
+      env: { ...PRELOAD, LD_PRELOAD: lib },
       encoding: 'utf8',
     });
+    fs.rmSync(dir, { recursive: true, force: true });
     expect(run.status).toBe(1);
     expect(run.stderr).toBe(
       `tcpdump: fastnet:${dev}: You don't have permission to perform this capture on that device\n` +
