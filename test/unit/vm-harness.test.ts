@@ -40,7 +40,7 @@ test('a kernel crash fails the run and names the guest log', () => {
 });
 
 test('a guest that hangs past --timeout is stopped and fails the run', () => {
-  const r = vm(['--timeout', '25', '--', 'sleep', '600']);
+  const r = vm(['--timeout', '12', '--', 'sleep', '600']);
   expect(r.status).not.toBe(0);
-  expect(r.stderr).toContain('did not finish within 25s');
+  expect(r.stderr).toContain('did not finish within 12s');
 });

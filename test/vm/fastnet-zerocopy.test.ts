@@ -672,7 +672,7 @@ describe("the driver's own path with rx-all", () => {
 });
 
 describe('leaving zero-copy', () => {
-  const CYCLES = rounds(100, 30);
+  const CYCLES = rounds(100, 15);
   test(`enter and leave ${CYCLES} times under traffic: no leak, no warning, and the interface pings afterwards`, async () => {
     const cycle = () => {
       using session = fastnet.open().bind(DEV, 'zerocopy', { slots: 512 });
