@@ -43,7 +43,7 @@ if [ -f "$dir/done" ]; then
 fi
 
 start=$(date +%s)
-echo "[debug-kernel] building linux-source $version with $(basename "$fragment") (once per machine; about 20-30 min on 2 cores)" >&2
+echo "[debug-kernel] building linux-source $version with $(basename "$fragment") (once per machine; 14 to 23 min on 2 cores)" >&2
 mkdir -p "$dir/src"
 log=$dir/build.log
 step() { echo "[debug-kernel] $1" >&2; echo "== $1" >>"$log"; }
