@@ -82,6 +82,9 @@ function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}, unfi
   };
 }
 
+/** tcpdump's packet buffer timeout (its pcap_open_live to_ms), which libpcap makes the block timeout. */
+const TCPDUMP_TIMEOUT_MS = 1000;
+
 /**
  * An external program reading the device until SIGINT, its counts parsed from
  * its report. `fastnet`: Debian's tcpdump unchanged, with libpcap-fastnet.so
@@ -108,6 +111,10 @@ function tcpdumpConsumer(fastnet = false): ConsumerFactory {
         if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
       },
       async finish() {
+        // libpcap hands frames over a TPACKET_V3 block at a time, and the kernel retires a block
+        // that is not full only after tcpdump's timeout (1000 ms): what arrived in that last
+        // second would be neither captured nor dropped at SIGINT, and counted as lost.
+        await new Promise((resolve) => setTimeout(resolve, TCPDUMP_TIMEOUT_MS + 100));
         child.kill('SIGINT');
         await exited;
         return parseTcpdumpReport(report);
