@@ -1,15 +1,14 @@
 // Capture files read by libpcap (lib/pcap-file.ts's PcapReader and
 // readPcapFile): pcap_open_offline_with_tstamp_precision() with nanoseconds,
 // so classic pcap in either resolution and byte order, and pcapng (what
-// tshark and dumpcap write), come out the same way: batches of frames in one
-// Buffer with the fastnet batches' meta layout.
+// tshark and dumpcap write), come out the same way: batches built as the
+// capture methods build theirs (capture::BatchBuilder), one PacketBatch shape.
 #include <pcap/pcap.h>
 
-#include <cstring>
 #include <string>
-#include <vector>
 
 #include "addon.h"
+#include "capture.h"
 #include "fastnet.h"
 
 namespace kmodlab {
@@ -66,10 +65,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   uint32_t max = fastnet::ArgMaxBatch(info, 1);
   if (file->pcap == nullptr)
     throw Napi::Error::New(env, "The capture file " + file->path + " is closed");
-  std::vector<uint8_t> data;
-  std::vector<uint32_t> meta;
-  uint32_t count = 0;
-  while (count < max) {
+  capture::BatchBuilder batch(max);
+  while (!batch.Full()) {
     struct pcap_pkthdr* h;
     const u_char* bytes;
     int rc = pcap_next_ex(file->pcap, &h, &bytes);
@@ -77,28 +74,11 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       break;
     if (rc != 1)
       throw FormatError(env, file->path, pcap_geterr(file->pcap));
+    // Nanosecond precision: tv_usec holds nanoseconds.
     uint64_t ns = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000u + static_cast<uint64_t>(h->ts.tv_usec);
-    uint32_t m[fastnet::kMetaStride] = {};
-    m[fastnet::kMetaOffset] = static_cast<uint32_t>(data.size());
-    m[fastnet::kMetaLength] = h->caplen;
-    m[fastnet::kMetaOrigLength] = h->len;
-    m[fastnet::kMetaFlags] = h->caplen < h->len ? 1 : 0;  // FASTNET_PKT_TRUNC
-    m[fastnet::kMetaTimestampLo] = static_cast<uint32_t>(ns);
-    m[fastnet::kMetaTimestampHi] = static_cast<uint32_t>(ns >> 32);
-    meta.insert(meta.end(), m, m + fastnet::kMetaStride);
-    data.insert(data.end(), bytes, bytes + h->caplen);
-    count++;
+    batch.Add(bytes, h->caplen, h->len, ns);
   }
-  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::Copy(env, data.data(), data.size());
-  Napi::Uint32Array metaArray = Napi::Uint32Array::New(env, meta.size());
-  if (!meta.empty())
-    std::memcpy(metaArray.Data(), meta.data(), meta.size() * sizeof(uint32_t));
-  Napi::Object batch = Napi::Object::New(env);
-  batch.Set("count", Napi::Number::New(env, count));
-  batch.Set("bytes", Napi::Number::New(env, static_cast<double>(data.size())));
-  batch.Set("data", buffer);
-  batch.Set("meta", metaArray);
-  return batch;
+  return batch.ToJs(env);
 }
 
 // closePcapFile(file) -> false if it was already closed.
