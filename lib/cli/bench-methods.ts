@@ -2,8 +2,10 @@
 // per frame (read bytes 12-13, count IPv4) in its native countBatch() loop.
 // `tcpdump` (tcpdump -w /dev/null, the seed's baseline), `tcpdump-fastnet`
 // (the same tcpdump with libpcap-fastnet.so preloaded, on fastnet:DEV, or
-// fastnet-zc:DEV with the host source) and `stack` (no capture: the source
-// alone) are references, run when asked for by name;
+// fastnet-zc:DEV with the host source; the capture takes the frames, as the
+// fastnet methods here do), `tcpdump-fastnet-pass` (the same, with the
+// frames left to the stack as well, the library's default) and `stack` (no
+// capture: the source alone) are references, run when asked for by name;
 // `zc-ceiling` (zero-copy, slots handed back without their data being read)
 // shows the emulated NIC's own ceiling beside the host source's methods;
 // `fastnet-ring-unbatched` (fastnet-ring with `batch: false`, readable at
@@ -86,18 +88,25 @@ function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}, unfi
 const TCPDUMP_TIMEOUT_MS = 1000;
 
 /**
- * An external program reading the device until SIGINT, its counts parsed from
- * its report. `fastnet`: Debian's tcpdump unchanged, with libpcap-fastnet.so
- * preloaded, on fastnet:DEV (pktgen: the ring, 2048-byte slots, as many as
- * -B holds) or fastnet-zc:DEV (host: zero-copy on the e1000).
+ * How tcpdump reads the device: `packet-socket` is Debian's libpcap on its
+ * own; the others preload libpcap-fastnet.so, on fastnet:DEV (pktgen: the
+ * ring, 2048-byte slots, as many as -B holds) or fastnet-zc:DEV (host:
+ * zero-copy on the e1000). `fastnet-take` sets FASTNET_PCAP_CONSUME=1: the
+ * capture takes the frames, as the bench's fastnet-ring and fastnet-zc do and
+ * as netmap's `tcpdump -i netmap:eth0` does; `fastnet-pass` leaves them to the
+ * stack too, as a packet socket must (zero-copy takes them either way).
  */
-function tcpdumpConsumer(fastnet = false): ConsumerFactory {
+type TcpdumpPath = 'packet-socket' | 'fastnet-take' | 'fastnet-pass';
+
+/** An external program reading the device until SIGINT, its counts parsed from its report. */
+function tcpdumpConsumer(path: TcpdumpPath): ConsumerFactory {
   return async (device, options) => {
+    const fastnet = path !== 'packet-socket';
     const name = fastnet ? `${options.source === 'host' ? 'fastnet-zc' : 'fastnet'}:${device}` : device;
     const args = ['-i', name, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'];
     const child = spawn('tcpdump', options.filter === null ? args : [...args, options.filter], {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: fastnet ? pcapPreloadEnv() : process.env,
+      env: !fastnet ? process.env : pcapPreloadEnv({ ...process.env, FASTNET_PCAP_CONSUME: path === 'fastnet-take' ? '1' : '0' }),
     });
     let report = '';
     child.stderr!.on('data', (chunk: Buffer) => (report += chunk.toString()));
@@ -216,8 +225,9 @@ export function available(): Map<MethodName, ConsumerFactory> {
   methods.set('fastnet-ring-unbatched', captureConsumer('fastnet-ring', { batch: false }));
   methods.set('fastnet-drop-unfiltered', captureConsumer('fastnet-drop', {}, true));
   methods.set('zc-ceiling', zcCeilingConsumer());
-  methods.set('tcpdump', tcpdumpConsumer());
-  methods.set('tcpdump-fastnet', tcpdumpConsumer(true));
+  methods.set('tcpdump', tcpdumpConsumer('packet-socket'));
+  methods.set('tcpdump-fastnet', tcpdumpConsumer('fastnet-take'));
+  methods.set('tcpdump-fastnet-pass', tcpdumpConsumer('fastnet-pass'));
   methods.set('stack', stackConsumer());
   return methods;
 }
@@ -239,7 +249,14 @@ export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, stri
 };
 
 /** Methods that run only when asked for by name. */
-const BY_NAME: readonly MethodName[] = ['fastnet-ring-unbatched', 'fastnet-drop-unfiltered', 'tcpdump', 'tcpdump-fastnet', 'stack'];
+const BY_NAME: readonly MethodName[] = [
+  'fastnet-ring-unbatched',
+  'fastnet-drop-unfiltered',
+  'tcpdump',
+  'tcpdump-fastnet',
+  'tcpdump-fastnet-pass',
+  'stack',
+];
 
 /**
  * What runs without --methods: every capture method the source can feed

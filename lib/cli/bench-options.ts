@@ -20,6 +20,7 @@ export const METHOD_NAMES = [
   'zc-ceiling',
   'tcpdump',
   'tcpdump-fastnet',
+  'tcpdump-fastnet-pass',
   'stack',
 ] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
@@ -100,7 +101,8 @@ table, JSON with every raw sample, and a plot (SVG, PNG) to the output folder.`,
       value: 'LIST',
       help: `methods, comma-separated (default: every capture method;
 tcpdump, tcpdump-fastnet (the same tcpdump on fastnet:DEV,
-fastnet-zc:DEV with host, through libpcap-fastnet.so), stack
+fastnet-zc:DEV with host, through libpcap-fastnet.so, taking
+the frames), tcpdump-fastnet-pass (leaving them to the stack), stack
 and fastnet-ring-unbatched (readable at every frame), the
 references, by name; zc-ceiling, zero-copy counting without
 touching the data, runs with host):

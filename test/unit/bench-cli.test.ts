@@ -293,7 +293,7 @@ describe('the kmodlab command', () => {
     expect(pktgen).toEqual(['socket', 'socket-mmsg', 'pcap', 'fastnet-drop', 'fastnet-read', 'fastnet-ring']);
     expect(host).toEqual(['socket', 'socket-mmsg', 'pcap', 'af_xdp', 'fastnet-drop', 'fastnet-read', 'fastnet-ring', 'fastnet-zc', 'zc-ceiling']);
     // The references run by name only.
-    for (const name of ['fastnet-ring-unbatched', 'tcpdump', 'tcpdump-fastnet', 'stack'] as const) expect(all.has(name)).toBe(true);
+    for (const name of ['fastnet-ring-unbatched', 'tcpdump', 'tcpdump-fastnet', 'tcpdump-fastnet-pass', 'stack'] as const) expect(all.has(name)).toBe(true);
     for (const [source, refused] of Object.entries(NOT_WITH_SOURCE)) {
       for (const reason of Object.values(refused)) expect(reason).toMatch(new RegExp(source === 'pktgen' ? 'pktgen' : 'host'));
     }
