@@ -7,6 +7,7 @@
 // in the kernel, in every mode. close(), or `using`, puts the device back to
 // normal.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { Wakers, batchesOf, loopOver } from './batch-iterator';
 import {
@@ -486,7 +487,13 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
         } catch {
           // gone meanwhile: no reason to add
         }
-        return type !== undefined && type !== '1' ? `${device} is not an Ethernet device (ARPHRD type ${type})` : undefined;
+        if (type !== undefined && type !== '1') return `${device} is not an Ethernet device (ARPHRD type ${type})`;
+        if (mode !== 'zerocopy' || type === undefined) return undefined;
+        const driver = deviceDriver(device);
+        if (driver !== null && ZERO_COPY_DRIVERS.includes(driver)) {
+          return `${driver} takes zero-copy with an MTU of 1500 at most (a slot holds one standard frame)`;
+        }
+        return `${device}'s driver (${driver ?? 'none: a virtual device'}) has no fastnet zero-copy operations (only the project's patched e1000 has): use mode ring`;
       }
       case 'EPERM':
         return 'binding needs CAP_NET_RAW in the network namespace of the device';
@@ -754,6 +761,18 @@ function describeFault(fault: { reason: string; at: number }, program: Buffer): 
 }
 
 /** Opens a session of /dev/fastnet (non-blocking unless asked). */
+/** The drivers that register fastnet's zero-copy operations: the project's patched e1000 (kmod/e1000-zc). */
+export const ZERO_COPY_DRIVERS: readonly string[] = ['e1000'];
+
+/** The driver of a network device (e1000, virtio_net), from sysfs; null for a virtual one (veth, lo) or none. */
+export function deviceDriver(device: string): string | null {
+  try {
+    return path.basename(fs.readlinkSync(`/sys/class/net/${device}/device/driver`));
+  } catch {
+    return null;
+  }
+}
+
 export function open(options: OpenOptions = {}): Session {
   return new Session(options);
 }

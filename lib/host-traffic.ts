@@ -259,7 +259,7 @@ export class HostTraffic {
   }
 }
 
-/** Addresses the e1000 (by default eth0) for HOST_IP and waits for its link. */
+/** Addresses the NIC (by default eth0) for HOST_IP and waits for its link. */
 export async function setupGuestLink(dev = 'eth0', timeoutMs = 20_000): Promise<void> {
   // No IPv6: the device sends nothing the test did not ask for.
   fs.writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`, '1');

@@ -88,6 +88,10 @@ if [ "$(param vm.modules)" != 0 ]; then
 		insmod "$ko" || die "cannot load $(basename "$ko")"
 	done
 fi
+# A virtio NIC's driver (Debian's module, or the debug kernel's built-in one).
+if [ "$(param vm.nic)" = virtio ]; then
+	chroot /newroot /sbin/modprobe virtio_net || die "cannot load virtio_net"
+fi
 say "ready"
 
 env="HOME=/tmp PATH=$project/node_modules/.bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"

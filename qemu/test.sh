@@ -8,7 +8,8 @@
 # Ends with each part's time, the five slowest test files (every file's time
 # in out/test/times.tsv) and a plain "N passed, N failed" line.
 #   npm test                          host unit tests, the in-VM suite on Debian's kernel and on the debug kernel
-#   npm test -- --unit|--vm|--debug   only those parts (repeatable): --vm is Debian's kernel, --debug the debug kernel
+#   npm test -- --unit|--vm|--virtio|--debug   only those parts (repeatable): --vm is Debian's kernel, --virtio its
+#                                     boot with a virtio-net NIC, --debug the debug kernel
 #   npm test -- ARGS                  extra jest arguments (a path pattern, -t NAME)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +19,12 @@ for arg in "$@"; do
 	case $arg in
 	--unit) parts+=(unit) ;;
 	--vm) parts+=(vm) ;;
+	--virtio) parts+=(virtio) ;;
 	--debug) parts+=(debug) ;;
 	*) jest_args+=("$arg") ;;
 	esac
 done
-[ ${#parts[@]} -gt 0 ] || parts=(unit vm debug)
+[ ${#parts[@]} -gt 0 ] || parts=(unit vm virtio debug)
 
 # The debug kernel's image and modules are built here too, in the same make as the rest, before
 # any lane boots it (two boots building them at once would race); a machine's first run builds
@@ -47,6 +49,10 @@ debug_skip='bench|capture-file|doc-snippets|host-traffic'
 # 1-vCPU boot against 68 on two); errors: 5 s of tests, 15 s of loading them on the debug kernel.
 # fastnet's files stay on the 2-vCPU boot.
 debug_second='memory-info|errors'
+# The files that run a second time with a virtio-net NIC in place of the e1000 (vm.sh --nic
+# virtio): those that take host frames on any NIC. On Debian's kernel in a boot of their own; on
+# the debug kernel in its second boot, whose other files need no e1000.
+virtio_files='mode-switch'
 
 # run_vm_suite RESULT KERNEL [VM_OPTION...]: one boot of the in-VM suite on KERNEL (debian or debug, which skips
 # $debug_skip unless files are named), results in out/test/RESULT.json. Every file runs in that one
@@ -54,12 +60,22 @@ debug_second='memory-info|errors'
 # cost its fixed part again (about 60 s on the debug kernel: boot, kmemleak's scans, jest's start).
 run_vm_suite() {
 	local result=$1 kernel=$2 vm_args=("${@:3}") files=("${jest_args[@]}")
-	if [ "$kernel" != debian ]; then
+	if [ "$kernel" = virtio ]; then
+		vm_args+=(--nic virtio)
+		# Named files may all be e1000's: nothing to run here is then no failure.
+		if [ ${#jest_args[@]} -gt 0 ]; then
+			files+=(--passWithNoTests --testPathIgnorePatterns "test/vm/(?!($virtio_files)\\.)")
+		else
+			files=("test/vm/($virtio_files)\\.")
+		fi
+	elif [ "$kernel" != debian ]; then
 		vm_args+=(--kernel debug --timeout 3000)
 		if [ ${#jest_args[@]} -gt 0 ]; then
 			:
 		elif [ "$kernel" = debug-b ]; then
-			files=("test/vm/($debug_second)\\.")
+			# Its files need no e1000: the NIC is virtio-net, and the virtio files run there too.
+			vm_args+=(--nic virtio)
+			files=("test/vm/($debug_second|$virtio_files)\\.")
 		elif [ "$split_debug" = 1 ]; then
 			files=(--testPathIgnorePatterns "test/vm/($debug_skip|$debug_second)\\.")
 		else
@@ -91,13 +107,18 @@ run_job() {
 		run_vm_suite vm debian --smp "$debian_smp"
 		status=$?
 		;;
+	virtio)
+		echo "[test] in-VM tests, Debian kernel, virtio-net NIC: $virtio_files"
+		run_vm_suite virtio virtio --smp "$debian_smp"
+		status=$?
+		;;
 	debug)
 		echo "[test] in-VM tests, debug kernel (lockdep, KASAN, kmemleak)"
 		run_vm_suite debug debug
 		status=$?
 		;;
 	debug-b)
-		echo "[test] in-VM tests, debug kernel, second boot: $debug_second"
+		echo "[test] in-VM tests, debug kernel, second boot (virtio-net NIC): $debug_second|$virtio_files"
 		run_vm_suite debug-b debug-b --smp "$debian_smp"
 		status=$?
 		;;

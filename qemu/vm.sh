@@ -16,11 +16,13 @@ Runs COMMAND in the guest, in the project's folder, as root; exits with its stat
   --no-modules      do not load the project's kernel modules at boot
   --no-build        skip the build step (qemu/setup.sh)
   --e1000           give the guest an e1000 NIC (on an isolated user-mode network)
-  --netdev SPEC     QEMU -netdev for the e1000, e.g. socket,id=net0,udp=127.0.0.1:7001,localaddr=127.0.0.1:7000
-  --traffic         an e1000 whose other end is out/bin/framegen on the host (loopback UDP): the
+  --netdev SPEC     QEMU -netdev for the NIC, e.g. socket,id=net0,udp=127.0.0.1:7001,localaddr=127.0.0.1:7000
+  --traffic         a NIC whose other end is out/bin/framegen on the host (loopback UDP): the
                     guest asks it for frames through $KMODLAB_TRAFFIC (lib/host-traffic.ts) and
                     pings 192.168.77.1 through it
+  --nic MODEL       the guest NIC's model: e1000 (default) or virtio (virtio-net-pci); eth0 either way
   --iommu           q35 with QEMU's emulated Intel IOMMU, guest intel_iommu=on: stray DMA faults
+                    (a virtio NIC goes through it too: iommu_platform=on)
   --smp N           guest vCPUs (default 2)
   --mem MB          guest memory (default 2048)
   --timeout SEC     kill a guest that runs longer (default 1500)
@@ -49,8 +51,9 @@ check_number() {
 }
 
 shell=0 modules=1 build=1 smp=2 mem=2048 timeout=1500 nic=() guest_env=() kernel_name=debian traffic=0 iommu=0
+nic_model=e1000
 # The options that take a value (a new one goes here and in the case below).
-valued=" --netdev --smp --mem --timeout --env --kernel "
+valued=" --netdev --nic --smp --mem --timeout --env --kernel "
 while [ $# -gt 0 ]; do
 	opt=$1 val=
 	# A value comes as the next word or as --option=value.
@@ -72,6 +75,9 @@ while [ $# -gt 0 ]; do
 	--e1000) [ ${#nic[@]} -gt 0 ] || nic=(-netdev user,id=net0,restrict=on) ;;
 	--netdev) nic=(-netdev "$val") ;;
 	--traffic) traffic=1 ;;
+	--nic)
+		[[ $val == e1000 || $val == virtio ]] || bad_usage "--nic takes e1000 or virtio, got '$val'"
+		nic_model=$val ;;
 	--iommu) iommu=1 ;;
 	--smp) check_number "$opt" "$val" 1 64; smp=$((10#$val)) ;;
 	--mem) check_number "$opt" "$val" 128 65536; mem=$((10#$val)) ;;
@@ -216,7 +222,7 @@ echo >>"$rundir/cmd.sh"
 : >"$rundir/output"
 
 # framegen runs beside QEMU for the whole run; the guest reaches it through
-# files in the run's folder (shared over 9p as out/) and the e1000's socket.
+# files in the run's folder (shared over 9p as out/) and the NIC's socket.
 if [ $traffic = 1 ]; then
 	mkdir -p "$rundir/traffic"
 	out/bin/framegen "$rundir/traffic" 2>"$rundir/framegen.log" &
@@ -243,6 +249,9 @@ if [ $iommu = 1 ]; then
 	guest_env+=(KMODLAB_IOMMU=1)
 fi
 
+# The guest's init loads the NIC's driver; the guest's programs read which NIC it is.
+[ ${#nic[@]} -eq 0 ] || { kernel_args="$kernel_args vm.nic=$nic_model"; guest_env+=("KMODLAB_NIC=$nic_model"); }
+
 # printk.devkmsg=on: init's reports (a kmemleak report is many lines) are not rate-limited.
 append="console=ttyS0 loglevel=6 printk.devkmsg=on panic=-1 vm.project=$root vm.run=$run vm.modules=$modules vm.shell=$shell$modroot_arg$kernel_args${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS}"
 [ ${#guest_env[@]} -eq 0 ] || append="$append vm.env=$(IFS=,; echo "${guest_env[*]}")"
@@ -250,7 +259,11 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" "${machine[@]}" -smp "$smp" -m "$mem
 	-display none -kernel "$guest_kernel" -initrd "$initrd_guest" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$root/out,mount_tag=projout,security_model=none,multidevs=remap")
-[ ${#nic[@]} -eq 0 ] || qemu+=("${nic[@]}" -device e1000,netdev=net0,mac=52:54:00:12:34:56)
+# virtio-net behind the IOMMU must be a modern-only device: legacy virtio bypasses the DMA API.
+nic_device=e1000
+[ $nic_model = e1000 ] || nic_device=virtio-net-pci$([ $iommu = 0 ] || echo ,disable-legacy=on,iommu_platform=on)
+[ ${#nic[@]} -eq 0 ] || qemu+=("${nic[@]}" -device "$nic_device,netdev=net0,mac=52:54:00:12:34:56")
+
 
 echo "[vm] $accel, $smp vCPU, ${mem} MiB, kernel $kver" >&2
 start=$(date +%s)

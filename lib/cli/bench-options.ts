@@ -29,12 +29,20 @@ export type MethodName = (typeof METHOD_NAMES)[number];
 export const SOURCE_NAMES = ['pktgen', 'host'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
+/** The host source's NIC (qemu/vm.sh --nic): the e1000 (fastnet zero-copy) or virtio-net. */
+export const NIC_NAMES = ['e1000', 'virtio'] as const;
+export type NicName = (typeof NIC_NAMES)[number];
+/** The driver each NIC model has in the guest (ethtool -i). */
+export const NIC_DRIVERS: Record<NicName, string> = { e1000: 'e1000', virtio: 'virtio_net' };
+
 /** An offered rate in frames per second, or 'max': as fast as the source goes. */
 export type Rate = number | 'max';
 
 export interface BenchOptions {
   methods: MethodName[] | null;
   source: SourceName;
+  /** host: the NIC the frames come in on (npm start boots the VM with it). */
+  nic: NicName;
   rates: Rate[];
   sizes: number[];
   durationSec: number;
@@ -115,7 +123,15 @@ ${METHOD_NAMES.join(', ')}`,
       choices: SOURCE_NAMES,
       default: 'pktgen',
       help: `pktgen (in the guest) or host (paced frames from the host's framegen
-into the e1000: the VM booted with --traffic; npm start does it)`,
+into the NIC: the VM booted with --traffic; npm start does it)`,
+    },
+    nic: {
+      type: 'string',
+      value: 'MODEL',
+      choices: NIC_NAMES,
+      default: 'e1000',
+      help: `host: the guest NIC the frames come in on, e1000 (fastnet zero-copy) or
+virtio (virtio-net; npm start boots the VM with it)`,
     },
     rates: {
       type: 'string',
@@ -243,6 +259,7 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     return full ? FULL_SWEEP[name] : fallback;
   };
   const pcap = v.pcap ?? null;
+  if (v.nic !== 'e1000' && !host) throw new UsageError('--nic chooses the NIC of the host source: add --source host');
   if (pcap !== null && !host) throw new UsageError('--pcap replays a file with the host source: add --source host');
   if (pcap !== null && v.sizes !== undefined) throw new UsageError("--sizes does not apply to --pcap: the file's frames have their own sizes");
   if (v.ports !== undefined && pcap !== null) throw new UsageError("--ports does not apply to --pcap: the file's frames have their own ports");
@@ -275,6 +292,7 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     filter: v.filter === undefined ? null : parseFilter(v.filter),
     ports: integer(v.ports ?? '1', 'ports', 1, 65527),
     source,
+    nic: v.nic,
     rates,
     sizes,
     durationSec,

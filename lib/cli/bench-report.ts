@@ -196,8 +196,8 @@ const kpps = (pps: number) => (pps / 1000).toFixed(1);
 export const sizeText = (size: number) => (size === 0 ? 'pcap' : String(size));
 const rateText = (rate: Rate) => (rate === 'max' ? 'max' : kpps(rate));
 
-/** The table of one source: a row per point and method. */
-export function formatTable(summaries: Summary[], source: SourceName, reference: MethodName | null): string {
+/** The table of one source (and the device it fed, when named): a row per point and method. */
+export function formatTable(summaries: Summary[], source: SourceName, reference: MethodName | null, device: string | null = null): string {
   const rows = summaries.filter((s) => s.source === source);
   const parts = rows.some((s) => s.lostParts !== null);
   const header = ['method', 'bytes', 'offered kpps', 'source kpps', 'delivered kpps', '(min-max)', 'loss %', 'CPU ns/frame', `x ${reference ?? '-'}`];
@@ -216,7 +216,7 @@ export function formatTable(summaries: Summary[], source: SourceName, reference:
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
-  return [`source ${source}`, line(header), ...cells.map(line)].join('\n');
+  return [`source ${source}${device ? `, ${device}` : ''}`, line(header), ...cells.map(line)].join('\n');
 }
 
 /** What one plot shows: a source and frame size, the rates offered, the methods drawn. */

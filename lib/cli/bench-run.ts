@@ -183,7 +183,7 @@ export async function runOnce(
   };
 }
 
-/** The host source's device: the e1000 whose other end is the host's framegen. */
+/** The host source's device: the NIC (e1000 or virtio-net) whose other end is the host's framegen. */
 export const HOST_DEVICE = 'eth0';
 /** framegen's MAC (qemu/framegen.c). */
 const HOST_MAC = '52:54:00:00:00:01';
@@ -257,7 +257,7 @@ export async function runHostOnce(
     // Zero-copy restarts the e1000 on leaving (and a device reset on entering): its link comes back within seconds.
     await waitForCarrier(HOST_DEVICE);
     const settle = lastClosedMs + RCTL_HOLD_MS - Date.now();
-    if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
+    if (settle > 0 && options.nic === 'e1000') await new Promise((resolve) => setTimeout(resolve, settle));
     const missedFrom = rxMissed(HOST_DEVICE);
     const soakFrom = soaker?.sample();
     const statFrom = readProcStat();

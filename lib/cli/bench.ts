@@ -10,12 +10,23 @@ import * as path from 'node:path';
 
 import { Soaker, soakerBinary } from './bench-cpu';
 import { FIRST_PORT, keptShare } from './bench-filter';
-import { type ConsumerFactory, IGNORES_FILTER, MISSING, NOT_WITH_SOURCE, available, defaultMethods, referenceMethod } from './bench-methods';
+import {
+  type ConsumerFactory,
+  IGNORES_FILTER,
+  MISSING,
+  NOT_WITH_SOURCE,
+  ZERO_COPY_METHODS,
+  nicHasZeroCopy,
+  available,
+  defaultMethods,
+  referenceMethod,
+} from './bench-methods';
 import { UsageError, execute, type ParsedCommandLine } from './args';
-import { BENCH_SPEC, type BenchOptions, type MethodName, benchOptions } from './bench-options';
+import { BENCH_SPEC, type BenchOptions, type MethodName, NIC_DRIVERS, benchOptions } from './bench-options';
 import { type Sample, drawPlots, formatFilterCost, formatLossFree, formatTable, summarize } from './bench-report';
-import { DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
+import { DEVICE, HOST_DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
 import { HostTraffic } from '../host-traffic';
+import { deviceDriver } from '../fastnet';
 import { VethPair, pktgenReset } from '../traffic';
 
 const PROJECT_ROOT = path.join(__dirname, '..', '..');
@@ -25,11 +36,19 @@ export function selectMethods(
   options: BenchOptions,
   all: Map<MethodName, ConsumerFactory>,
 ): Map<MethodName, ConsumerFactory> {
-  if (options.methods === null) return defaultMethods(all, options.source);
+  const noZeroCopy = options.source === 'host' && !nicHasZeroCopy(options.nic);
+  if (options.methods === null) {
+    const methods = defaultMethods(all, options.source);
+    if (noZeroCopy) for (const method of ZERO_COPY_METHODS) methods.delete(method);
+    return methods;
+  }
   const chosen = new Map<MethodName, ConsumerFactory>();
   for (const method of options.methods) {
     const refused = NOT_WITH_SOURCE[options.source][method];
     if (refused) throw new UsageError(`--methods: '${method}' does not run with source ${options.source}: ${refused}`);
+    if (noZeroCopy && ZERO_COPY_METHODS.includes(method)) {
+      throw new UsageError(`--methods: '${method}' needs fastnet zero-copy, which --nic ${options.nic} has not: --nic e1000 has`);
+    }
     const factory = all.get(method);
     if (!factory) throw new UsageError(`--methods: '${method}' is not available in this build: ${MISSING[method] ?? 'unknown'}`);
     chosen.set(method, factory);
@@ -145,6 +164,16 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
     return 1;
   }
 
+  // The host source's NIC is the one the VM was booted with: it must be the one --nic names.
+  const nicDriver = options.source === 'host' ? deviceDriver(HOST_DEVICE) : null;
+  if (options.source === 'host' && nicDriver !== NIC_DRIVERS[options.nic]) {
+    console.error(
+      `kmodlab bench: --nic ${options.nic} takes ${HOST_DEVICE} to be ${NIC_DRIVERS[options.nic]}, and its driver is ${nicDriver ?? 'unknown'}: ` +
+        `boot the VM with qemu/vm.sh --nic ${options.nic} (npm start -- --source host --nic ${options.nic} does)`,
+    );
+    return 1;
+  }
+
   const outDir = path.resolve(options.outDir);
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
@@ -152,7 +181,8 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
   const reference = referenceMethod([...methods.keys()]);
   console.log(
     `[bench] ${[...methods.keys()].join(', ')}; source ${options.source}; rates ${options.rates.join(',')}; ${options.pcap ? `replaying ${options.pcap}` : `sizes ${options.sizes.join(',')} B${options.ports > 1 ? `, ports 9-${8 + options.ports}` : ''}`}; ` +
-      `${options.durationSec} s a run, ${options.repeats} rounds; ${cpuCount()} vCPU, ${process.env.KMODLAB_ACCEL ?? 'unknown accelerator'}`,
+      `${options.durationSec} s a run, ${options.repeats} rounds; ${cpuCount()} vCPU, ${process.env.KMODLAB_ACCEL ?? 'unknown accelerator'}` +
+      (nicDriver ? `; ${HOST_DEVICE} ${nicDriver}` : ''),
   );
   if (options.filter !== null || options.ports > 1) {
     const share = keptShare(options.filter, options.source, options.sizes[0], options.ports);
@@ -172,7 +202,7 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
   }
   const summaries = summarize(sweep.samples, reference, [...methods.keys()]);
 
-  let table = formatTable(summaries, options.source, reference);
+  let table = formatTable(summaries, options.source, reference, nicDriver ? `${HOST_DEVICE} ${nicDriver}` : null);
   if (options.source === 'host') table += `\n\n${formatLossFree(summaries, options.source, reference)}`;
   const filterCost = formatFilterCost(sweep.samples);
   if (filterCost) table += `\n\n${filterCost}`;
@@ -184,6 +214,8 @@ async function main({ values }: ParsedCommandLine<typeof BENCH_SPEC>): Promise<n
     kernel: os.release(),
     accelerator: process.env.KMODLAB_ACCEL ?? 'unknown',
     vcpus: cpuCount(),
+    // The device the frames came in on (pktgen: a veth pair the bench makes).
+    device: options.source === 'host' ? { name: HOST_DEVICE, driver: nicDriver } : { name: DEVICE, driver: 'veth' },
     memoryMiB: Math.round(os.totalmem() / 2 ** 20),
     options,
     methods: [...methods.keys()],

@@ -32,6 +32,7 @@ import {
   summarize,
 } from '../../lib/cli/bench-report';
 import { keptFrames, rotate, schedule } from '../../lib/cli/bench-run';
+import { selectMethods } from '../../lib/cli/bench';
 import { keptShare } from '../../lib/cli/bench-filter';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -93,6 +94,20 @@ describe('bench options', () => {
       repeats: 1,
       methods: ['pcap', 'fastnet-zc'],
     });
+  });
+
+  test('--nic virtio: the host source on virtio-net, without the zero-copy methods; refused with pktgen', () => {
+    expect(parseBenchOptions(['-s', 'host'])).toMatchObject({ nic: 'e1000' });
+    const virtio = parseBenchOptions(['-s', 'host', '--nic', 'virtio']);
+    expect(virtio).toMatchObject({ nic: 'virtio' });
+    if (virtio === 'help') throw new Error('no options');
+    const methods = [...selectMethods(virtio, available()).keys()];
+    expect(methods).toEqual(['socket', 'socket-mmsg', 'pcap', 'af_xdp', 'fastnet-drop', 'fastnet-read', 'fastnet-ring']);
+    expect(() => selectMethods({ ...virtio, methods: ['pcap', 'fastnet-zc'] }, available())).toThrow(
+      "--methods: 'fastnet-zc' needs fastnet zero-copy, which --nic virtio has not: --nic e1000 has",
+    );
+    expect(usageError(['--nic', 'virtio']).message).toBe('--nic chooses the NIC of the host source: add --source host');
+    expect(usageError(['-s', 'host', '--nic', 'rtl8139']).message).toMatch(/--nic/);
   });
 
   test('--source host --ports N spreads the destination ports; --pcap FILE replays a file, its frames standing for the sizes', () => {
@@ -608,6 +623,9 @@ describe('report', () => {
     const table = formatTable(summaries, 'host', 'pcap').split('\n');
     expect(table[1]).toMatch(/lost: own\/NIC\/host\/other$/);
     expect(table.find((line) => line.startsWith('pcap') && line.includes(' 30.0 '))).toMatch(/6000\/1000\/2000\/1000$/);
+    expect(table[0]).toBe('source host');
+    // The device the frames came in on, when the bench names it (the host source's NIC).
+    expect(formatTable(summaries, 'host', 'pcap', 'eth0 virtio_net').split('\n')[0]).toBe('source host, eth0 virtio_net');
   });
 
   test("tcpdump's closing report is parsed; a report without counts is an error", () => {

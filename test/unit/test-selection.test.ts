@@ -55,3 +55,19 @@ describe("the debug kernel's second boot (debug-b) takes files of the first, non
     expect(second.length).toBeGreaterThan(0);
   });
 });
+
+describe('the virtio-net boots (vm.sh --nic virtio) run files that take host frames on any NIC', () => {
+  const virtio = patternList('virtio_files');
+  const source = (name: string) => fs.readFileSync(path.join(ROOT, 'test', 'vm', `${name}.test.ts`), 'utf8');
+
+  test('every name on the list is an in-VM test file that reads which NIC its boot has', () => {
+    const missing = virtio.filter((name) => !fs.existsSync(path.join(ROOT, 'test', 'vm', `${name}.test.ts`)));
+    expect(missing).toEqual([]);
+    expect(virtio.filter((name) => !source(name).includes('KMODLAB_NIC'))).toEqual([]);
+  });
+
+  test("the debug kernel's second boot, which has virtio-net, runs no other file that takes host frames", () => {
+    const second = patternList('debug_second');
+    expect(second.filter((name) => /HostTraffic|'eth0'/.test(source(name)))).toEqual([]);
+  });
+});

@@ -20,6 +20,8 @@ test.each([
   [['--netdev'], 'vm: --netdev needs a value'],
   [['--kernel', 'vanilla', '--', 'true'], "vm: --kernel takes debian or debug, got 'vanilla'"],
   [['--kernel'], 'vm: --kernel needs a value'],
+  [['--nic', 'rtl8139', '--', 'true'], "vm: --nic takes e1000 or virtio, got 'rtl8139'"],
+  [['--nic'], 'vm: --nic needs a value'],
   [['--no-build=yes', '--', 'true'], 'vm: --no-build takes no value'],
   [['--frobnicate', '--', 'true'], 'vm: unknown option --frobnicate'],
   [[], 'vm: no command given'],
@@ -35,7 +37,7 @@ test.each([
 test('vm.sh --help lists every option and exits 0', () => {
   const r = vm(['--help']);
   expect(r.status).toBe(0);
-  for (const option of ['--shell', '--no-modules', '--no-build', '--e1000', '--netdev', '--smp', '--mem', '--timeout', '--env', '--kernel']) {
+  for (const option of ['--shell', '--no-modules', '--no-build', '--e1000', '--netdev', '--smp', '--mem', '--timeout', '--env', '--kernel', '--nic']) {
     expect(r.stdout).toContain(`  ${option}`);
   }
 });
