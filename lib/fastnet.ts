@@ -38,7 +38,7 @@ export const MODES = {
   drop: uapi.MODE_DROP,
   read: uapi.MODE_READ,
   ring: uapi.MODE_RING,
-  /** The NIC DMAs frames into the ring's slots (the project's e1000 only); the ring API of mode ring. */
+  /** The NIC DMAs frames into the ring's slots (the project's e1000 and virtio_net); the ring API of mode ring. */
   zerocopy: uapi.MODE_ZEROCOPY,
 } as const;
 export type ModeName = keyof typeof MODES;
@@ -493,7 +493,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
         if (driver !== null && ZERO_COPY_DRIVERS.includes(driver)) {
           return `${driver} takes zero-copy with an MTU of 1500 at most (a slot holds one standard frame)`;
         }
-        return `${device}'s driver (${driver ?? 'none: a virtual device'}) has no fastnet zero-copy operations (only the project's patched e1000 has): use mode ring`;
+        return `${device}'s driver (${driver ?? 'none: a virtual device'}) has no fastnet zero-copy operations (only the project's patched e1000 and virtio_net have): use mode ring`;
       }
       case 'EPERM':
         return 'binding needs CAP_NET_RAW in the network namespace of the device';
@@ -761,8 +761,8 @@ function describeFault(fault: { reason: string; at: number }, program: Buffer): 
 }
 
 /** Opens a session of /dev/fastnet (non-blocking unless asked). */
-/** The drivers that register fastnet's zero-copy operations: the project's patched e1000 (kmod/e1000-zc). */
-export const ZERO_COPY_DRIVERS: readonly string[] = ['e1000'];
+/** The drivers that register fastnet's zero-copy operations: the project's patched e1000 and virtio_net (kmod/*-zc). */
+export const ZERO_COPY_DRIVERS: readonly string[] = ['e1000', 'virtio_net'];
 
 /** The driver of a network device (e1000, virtio_net), from sysfs; null for a virtual one (veth, lo) or none. */
 export function deviceDriver(device: string): string | null {

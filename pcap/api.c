@@ -425,7 +425,7 @@ static pcap_if_t *fastnet_entry(const char *prefix, const pcap_if_t *dev)
 	entry->name = malloc(size);
 	snprintf(description, sizeof(description), "%s through fastnet%s",
 		 dev->name, strcmp(prefix, FNP_PREFIX_ZC) ? "" :
-		 " zero-copy (the project's e1000 only)");
+		 " zero-copy (the project's e1000 and virtio_net)");
 	entry->description = strdup(description);
 	if (!entry->name || !entry->description) {
 		free(entry->name);
@@ -438,9 +438,15 @@ static pcap_if_t *fastnet_entry(const char *prefix, const pcap_if_t *dev)
 	return entry;
 }
 
+/* The drivers the project patches for fastnet zero-copy (kmod/<driver>-zc). */
+static bool has_zero_copy(const char *driver)
+{
+	return !strcmp(driver, "e1000") || !strcmp(driver, "virtio_net");
+}
+
 /*
  * libpcap's list, then fastnet:DEV for each Ethernet device, and
- * fastnet-zc:DEV beside it for the e1000s. The entries are allocated as
+ * fastnet-zc:DEV beside it for those whose driver has zero-copy. The entries are allocated as
  * libpcap allocates its own, so pcap_freealldevs() frees them.
  */
 EXPORT int pcap_findalldevs(pcap_if_t **alldevsp, char *errbuf)
@@ -469,7 +475,7 @@ EXPORT int pcap_findalldevs(pcap_if_t **alldevsp, char *errbuf)
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (strcmp(strrchr(target, '/') ? strrchr(target, '/') + 1 : target, "e1000"))
+		if (!has_zero_copy(strrchr(target, '/') ? strrchr(target, '/') + 1 : target))
 			continue;
 		entry = fastnet_entry(FNP_PREFIX_ZC, dev);
 		if (!entry)

@@ -123,7 +123,7 @@ static int bind_error(struct fnp *f, int err, int sock, const struct fastnet_bin
 	case EOPNOTSUPP:
 		driver_name(sock, f->ifname, driver, sizeof(driver));
 		if (f->zerocopy)
-			fnp_err(f, "%s: %s's driver (%s) has no fastnet zero-copy support (only the project's patched e1000 has): capture it with fastnet:%s",
+			fnp_err(f, "%s: %s's driver (%s) has no fastnet zero-copy support (only the project's patched e1000 and virtio_net have): capture it with fastnet:%s",
 				f->device, f->ifname, driver[0] ? driver : "unknown",
 				f->ifname);
 		else

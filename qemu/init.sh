@@ -81,7 +81,11 @@ if [ -w $kmemleak ]; then
 fi
 
 if [ "$(param vm.modules)" != 0 ]; then
-	# fastnet first: the project's e1000 registers its zero-copy operations there.
+	# The project's virtio_net needs the kernel's failover modules.
+	if [ -f /kmod/virtio_net.ko ]; then
+		chroot /newroot /sbin/modprobe net_failover || die "cannot load net_failover"
+	fi
+	# fastnet first: the project's e1000 and virtio_net register their zero-copy operations there.
 	for ko in /kmod/fastnet.ko /kmod/*.ko; do
 		[ -f "$ko" ] || continue
 		[ -d "/sys/module/$(basename "$ko" .ko)" ] && continue
@@ -141,7 +145,8 @@ say "command exited with status $rc"
 kill -9 -1 2>/dev/null
 # A killed process lets go of its mappings (and so of the modules) only once
 # it is reaped, which can take a while on a slow kernel: retry for up to 10 s.
-for ko in /kmod/*.ko; do
+# fastnet last: the drivers use it.
+for ko in $(ls /kmod/*.ko | grep -v /fastnet.ko) /kmod/fastnet.ko; do
 	name=$(basename "$ko" .ko)
 	tries=0
 	while [ -d "/sys/module/$name" ] && ! rmmod "$name" 2>/dev/null; do

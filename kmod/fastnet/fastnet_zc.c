@@ -13,7 +13,9 @@
  *
  * Every slot is DMA-mapped once at entry and unmapped when leaving, after
  * the driver's leave() has taken every buffer back from the NIC; the ring
- * itself is freed only later, with the session. The data path
+ * itself is freed only later, with the session. A driver whose queue maps
+ * each buffer it is given (virtio's vring) registers no DMA device: it gets
+ * the slot's page from fastnet_zc_buf_page() instead. The data path
  * (fastnet_zc_arm/receive/release) runs only in the driver's NAPI poll, or
  * with RX stopped and NAPI disabled: one context at a time, so no lock.
  * Whenever the driver empties its hardware ring (down, reset, resize), each
@@ -153,8 +155,10 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma)
 		return false;
 	b = zc->free[zc->free_head++ & (zc->ring->slots - 1)];
 	/* The CPU may have read it: the device's turn now. */
-	dma_sync_single_for_device(zc->reg->dma_dev, zc->dma[b],
-				   zc->ring->slot_size, DMA_FROM_DEVICE);
+	if (zc->reg->dma_dev)
+		dma_sync_single_for_device(zc->reg->dma_dev, zc->dma[b],
+					   zc->ring->slot_size,
+					   DMA_FROM_DEVICE);
 	*buf = b;
 	*dma = zc->dma[b];
 	return true;
@@ -209,6 +213,13 @@ static void fastnet_zc_pass(struct fastnet_zc *zc, const void *data,
 	else
 		netif_rx(skb);
 }
+
+struct page *fastnet_zc_buf_page(struct fastnet_zc *zc, u32 buf,
+				 unsigned int *offset)
+{
+	return fastnet_ring_slot_page(zc->ring, buf, offset);
+}
+EXPORT_SYMBOL_GPL(fastnet_zc_buf_page);
 
 /* The kernel address of buffer @buf: a slot, physically contiguous. */
 static u8 *fastnet_zc_buf_addr(struct fastnet_zc *zc, u32 buf)
@@ -265,8 +276,9 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
 		return;
 	}
-	dma_sync_single_for_cpu(zc->reg->dma_dev, zc->dma[buf], len,
-				DMA_FROM_DEVICE);
+	if (zc->reg->dma_dev)
+		dma_sync_single_for_cpu(zc->reg->dma_dev, zc->dma[buf], len,
+					DMA_FROM_DEVICE);
 	snap = fastnet_zc_filter(zc, fastnet_zc_buf_addr(zc, buf), len);
 	if (!snap) {
 		/* Never published: copied if asked, then back to the NIC. */
@@ -344,6 +356,8 @@ static void fastnet_zc_unmap(struct fastnet_zc *zc, u32 count)
 {
 	u32 b;
 
+	if (!zc->reg->dma_dev)
+		return;
 	for (b = 0; b < count; b++)
 		dma_unmap_page(zc->reg->dma_dev, zc->dma[b],
 			       zc->ring->slot_size, DMA_FROM_DEVICE);
@@ -356,6 +370,8 @@ static int fastnet_zc_map(struct fastnet_zc *zc)
 	struct page *page;
 	u32 b;
 
+	if (!zc->reg->dma_dev)
+		return 0;
 	for (b = 0; b < ring->slots; b++) {
 		page = fastnet_ring_slot_page(ring, b, &off);
 		zc->dma[b] = dma_map_page(zc->reg->dma_dev, page, off,

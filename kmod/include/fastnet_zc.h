@@ -50,6 +50,11 @@ struct fastnet_zc_ops {
 #define FASTNET_ZC_RX_ERROR	(1U << 0)	/* the NIC's error bits */
 #define FASTNET_ZC_RX_FRAGMENT	(1U << 1)	/* spans several buffers */
 
+/*
+ * @dma_dev: the device fastnet maps the slots for, once at entry, handing
+ * the driver DMA addresses; NULL for a driver whose queue maps each buffer
+ * it is given (virtio's vring), which then takes fastnet_zc_buf_page().
+ */
 int fastnet_zc_register(struct net_device *dev, struct device *dma_dev,
 			const struct fastnet_zc_ops *ops);
 void fastnet_zc_unregister(struct net_device *dev);
@@ -60,8 +65,14 @@ void fastnet_zc_unregister(struct net_device *dev);
  */
 /* Bytes the NIC may write into a buffer. */
 unsigned int fastnet_zc_buf_size(const struct fastnet_zc *zc);
-/* The next buffer to arm, or false when user space holds all the others. */
+/*
+ * The next buffer to arm, or false when user space holds all the others;
+ * *dma is 0 for a driver registered without a DMA device.
+ */
 bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma);
+/* Where buffer @buf is: its page, and the offset in it (contiguous). */
+struct page *fastnet_zc_buf_page(struct fastnet_zc *zc, u32 buf,
+				 unsigned int *offset);
 /*
  * A buffer the NIC completed: published to the ring, or, dropped or
  * rejected by the session's filter, back to the free buffers.

@@ -2,7 +2,7 @@
 // over a fastnet Session (lib/fastnet.ts), which does the work: drop counts in
 // the kernel and hands nothing over, read copies frames out of the module's
 // queue, ring counts or copies them in the mapped ring, and zc (zero-copy,
-// e1000 only) does the same in a ring the NIC writes into by DMA.
+// e1000 and virtio_net) does the same in a ring the NIC writes into by DMA.
 import * as fastnet from '../fastnet';
 import { native } from '../native';
 import { CaptureBase, type BatchCounts, type Capabilities, type CaptureStats } from './base';

@@ -27,7 +27,7 @@ export const METHODS = [
   'fastnet-read',
   'fastnet-ring',
   // Zero-copy (fastnet mode 'zerocopy'): the e1000 DMAs frames straight into
-  // the ring's slots; the same ring API as fastnet-ring. e1000 only.
+  // the ring's slots; the same ring API as fastnet-ring. e1000 and virtio_net.
   'fastnet-zc',
 ] as const;
 export type CaptureMethod = (typeof METHODS)[number];

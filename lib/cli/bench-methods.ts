@@ -241,15 +241,15 @@ export function available(): Map<MethodName, ConsumerFactory> {
 export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, string>>> = {
   pktgen: {
     af_xdp: "generic XDP on pktgen's shared skbs crashes the kernel (BUG in pskb_expand_head): af_xdp runs with the host source",
-    'fastnet-zc': "zero-copy needs a NIC that DMAs into the ring (the e1000), and pktgen's frames never pass a NIC: --source host",
-    'zc-ceiling': "zero-copy needs a NIC that DMAs into the ring (the e1000), and pktgen's frames never pass a NIC: --source host",
+    'fastnet-zc': "zero-copy needs a NIC that DMAs into the ring (e1000, virtio-net), and pktgen's frames never pass a NIC: --source host",
+    'zc-ceiling': "zero-copy needs a NIC that DMAs into the ring (e1000, virtio-net), and pktgen's frames never pass a NIC: --source host",
   },
   host: {
     stack: "the host's frames can be lost before the stack, and nothing counts what the stack took: no reference without a capture",
   },
 };
 
-/** Whether the NIC's driver has fastnet zero-copy (the project's patched e1000). */
+/** Whether the NIC's driver has fastnet zero-copy (the project's patched e1000 and virtio_net). */
 export const nicHasZeroCopy = (nic: NicName): boolean => fastnet.ZERO_COPY_DRIVERS.includes(NIC_DRIVERS[nic]);
 /** Methods that need the NIC's zero-copy. */
 export const ZERO_COPY_METHODS: readonly MethodName[] = ['fastnet-zc', 'zc-ceiling'];

@@ -14,7 +14,7 @@ export const spec = {
   synopsis: '-- COMMAND [ARG...] | --lib-path',
   description: `Runs COMMAND with libpcap-fastnet.so preloaded: its libpcap captures
 fastnet:IFNAME (fastnet's mmap ring) and fastnet-zc:IFNAME (zero-copy, the
-project's e1000 only) as devices; every other device and file stays libpcap's.
+project's e1000 and virtio_net) as devices; every other device and file stays libpcap's.
   kmodlab pcap -- tcpdump -i fastnet:eth0 -w eth0.pcap 'udp port 53'
   kmodlab pcap -- tshark -i fastnet-zc:eth0 -c 100 -w eth0.pcapng`,
   options: {

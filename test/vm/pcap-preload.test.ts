@@ -347,7 +347,7 @@ describe('fastnet-zc: zero-copy', () => {
     const run = spawnSync('tcpdump', ['-i', `fastnet-zc:${dev}`, '-w', '/dev/null'], { env: PRELOAD, encoding: 'utf8' });
     expect(run.status).toBe(1);
     expect(run.stderr).toBe(
-      `tcpdump: fastnet-zc:${dev}: ${dev}'s driver (veth) has no fastnet zero-copy support (only the project's patched e1000 has): capture it with fastnet:${dev}\n`,
+      `tcpdump: fastnet-zc:${dev}: ${dev}'s driver (veth) has no fastnet zero-copy support (only the project's patched e1000 and virtio_net have): capture it with fastnet:${dev}\n`,
     );
     expectUnbound(dev);
   });
