@@ -113,7 +113,6 @@ out/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/kmod/stamp
 # The debug guest kernel (lockdep, KASAN, kmemleak; qemu/debug-kernel.sh builds
 # it once per machine, outside the clone) and the project's modules built
 # against it, from a copy of kmod/ so that the two builds' objects never mix.
-# Not virtio_net: the debug kernel has it built in (its virtio-net NIC has no zero-copy).
 # Recursive `=`: the kernel is looked up (and built) only when these run.
 DEBUG_DIR = $(shell bash qemu/debug-kernel.sh)
 
@@ -126,10 +125,12 @@ out/debug/kmod/stamp: $(KMOD_SRC) out/linux-source/stamp qemu/debug-kernel.sh qe
 		-print0 | cpio --quiet -pdm0 ../out/debug/kmod-build) && \
 	$(MAKE) -s -C out/debug/kmod-build KVER=debug KDIR=$$dir/src && \
 	find out/debug/kmod-build -name '*.ko' -exec cp {} out/debug/kmod/ \; && \
-	echo "[build] e1000 with the zero-copy patch, for $$(cat $$dir/kver)" && \
-	$(MAKE) -s -C out/debug/kmod-build/e1000-zc KVER=debug KDIR=$$dir/src OUT=$(CURDIR)/out/debug/e1000-zc \
-		LINUX_SOURCE=$(CURDIR)/out/linux-source && \
-	cp out/debug/e1000-zc/e1000.ko out/debug/kmod/
+	for driver in e1000 virtio; do \
+		echo "[build] $$driver with the zero-copy patch, for $$(cat $$dir/kver)" && \
+		$(MAKE) -s -C out/debug/kmod-build/$$driver-zc KVER=debug KDIR=$$dir/src OUT=$(CURDIR)/out/debug/$$driver-zc \
+			LINUX_SOURCE=$(CURDIR)/out/linux-source || exit 1; \
+	done && \
+	cp out/debug/e1000-zc/e1000.ko out/debug/virtio-zc/virtio_net.ko out/debug/kmod/
 	@touch $@
 
 out/debug/initramfs.cpio.gz: qemu/init.sh qemu/mkinitramfs.sh out/debug/kmod/stamp

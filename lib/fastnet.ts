@@ -154,7 +154,7 @@ export interface BindOptions {
   passThrough?: boolean;
   /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault, 1024). */
   queueLength?: number;
-  /** ring: poll()/wait() report the ring readable per batch (half full, or its oldest frame about 1 ms old), not per frame. */
+  /** ring, zerocopy: poll()/wait() report the ring readable per batch (half full, or its oldest frame about 1 ms old), not per frame. */
   batch?: boolean;
   /**
    * Every mode but normal: the session's filter, attached before the bind so that it applies from
@@ -259,7 +259,7 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
   slotSize: ['ring', 'zerocopy'],
   queueLength: ['read'],
   passThrough: ['read', 'ring', 'zerocopy'],
-  batch: ['ring'],
+  batch: ['ring', 'zerocopy'],
   filter: ['drop', 'read', 'ring', 'zerocopy'],
 };
 

@@ -257,6 +257,9 @@ int fnp_activate(struct fnp *f)
 	if (ret)
 		goto fail;
 	memcpy(req.ifname, f->ifname, strlen(f->ifname) + 1);
+	/* Woken per batch unless immediate, as TPACKET_V3 hands over blocks. */
+	if (!f->immediate)
+		req.flags = FASTNET_BIND_BATCH;
 	if (f->zerocopy) {
 		req.mode = FASTNET_MODE_ZEROCOPY;
 	} else {
@@ -267,9 +270,7 @@ int fnp_activate(struct fnp *f)
 		 * that only captures, as netmap: takes a NIC from the stack).
 		 */
 		if (!consume || strcmp(consume, "1"))
-			req.flags = FASTNET_BIND_PASS;
-		if (!f->immediate)
-			req.flags |= FASTNET_BIND_BATCH;
+			req.flags |= FASTNET_BIND_PASS;
 	}
 	req.slot_size = slot_size_for(sock, f->ifname);
 	req.slots = slots_for(f->buffer_size, req.slot_size);

@@ -205,7 +205,7 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 		 * The NIC's frames reach the stack only as copies, of those
 		 * the filter rejects, with FASTNET_BIND_PASS (fastnet_zc.c).
 		 */
-		if (req->flags & ~FASTNET_BIND_PASS)
+		if (req->flags & ~(FASTNET_BIND_PASS | FASTNET_BIND_BATCH))
 			return -EINVAL;
 		fallthrough;
 	case FASTNET_MODE_RING:

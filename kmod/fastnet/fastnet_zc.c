@@ -346,6 +346,11 @@ void fastnet_zc_receive_done(struct fastnet_zc *zc)
 	if (!zc->published)
 		return;
 	zc->published = false;
+	/* FASTNET_BIND_BATCH: announced as the copy ring's, by the ms or half full. */
+	if (zc->ring->batch) {
+		fastnet_ring_notify(zc->ring);
+		return;
+	}
 	/* Full barrier inside: pairs with the one after poll_wait(). */
 	if (wq_has_sleeper(wq))
 		wake_up_interruptible_poll(wq, EPOLLIN | EPOLLRDNORM);

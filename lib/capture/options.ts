@@ -46,7 +46,7 @@ export interface CaptureOptions {
   /** pcap: how long a TPACKET_V3 block may stay partly filled, ms (default 100). */
   timeoutMs?: number;
   /**
-   * fastnet-ring: wait for frames a batch at a time (default true; fastnet's FASTNET_BIND_BATCH):
+   * fastnet-ring, fastnet-zc: wait for frames a batch at a time (default true; fastnet's FASTNET_BIND_BATCH):
    * the ring reads ready once half full or once its oldest unannounced frame is about 1 ms old,
    * as pcap's TPACKET_V3 block timeout hands over whole blocks. false: ready at every frame,
    * which costs a wakeup for every few frames when the consumer keeps up.
@@ -84,7 +84,7 @@ export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   frameSize: ['af_xdp', 'fastnet-ring', 'fastnet-zc'],
   batchSize: ALL,
   timeoutMs: ['pcap'],
-  batch: ['fastnet-ring'],
+  batch: ['fastnet-ring', 'fastnet-zc'],
   filter: ALL,
   pass: ['socket', 'socket-mmsg', 'pcap', 'fastnet-read', 'fastnet-ring', 'fastnet-zc'],
   signal: ALL,
@@ -133,7 +133,7 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
   }
   if (o.timeoutMs !== undefined) resolved.timeoutMs = checkInteger('timeoutMs', o.timeoutMs, 1, 60_000);
   if (o.batch !== undefined) resolved.batch = checkBoolean('batch', o.batch);
-  else if (method === 'fastnet-ring') resolved.batch = true;
+  else if (method === 'fastnet-ring' || method === 'fastnet-zc') resolved.batch = true;
   if (o.filter !== undefined) {
     if (Array.isArray(o.filter)) {
       const program = encodeProgram(o.filter, 'filter');

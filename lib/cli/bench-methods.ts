@@ -184,6 +184,7 @@ function zcCeilingConsumer(): ConsumerFactory {
       session.bind(device, 'zerocopy', {
         slots: options.slots,
         slotSize: options.slotSize,
+        batch: true, // as fastnet-zc's
         ...(options.filter === null ? {} : { filter: options.filter }),
       });
     } catch (error) {

@@ -47,7 +47,7 @@ test.each([
   ['snapLength for fastnet-drop', () => openCapture('fastnet-drop', 'lo', { snapLength: 64 }), 'ERR_INVALID_ARG_VALUE'],
   ['a filter that is not a string', () => openCapture('socket', 'lo', { filter: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
   ['batch that is not a boolean', () => openCapture('fastnet-ring', 'lo', { batch: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
-  ['batch for fastnet-zc', () => openCapture('fastnet-zc', 'lo', { batch: true }), 'ERR_INVALID_ARG_VALUE'],
+  ['batch for fastnet-read', () => openCapture('fastnet-read', 'lo', { batch: true }), 'ERR_INVALID_ARG_VALUE'],
   ['a signal that is not an AbortSignal', () => openCapture('socket', 'lo', { signal: {} as never }), 'ERR_INVALID_ARG_TYPE'],
 ])('%s: %s', (_name, fn, code) => {
   const error = errorOf(fn);
@@ -141,10 +141,12 @@ test('every method takes a filter, an expression or a program', () => {
   expect(checkOptions('fastnet-drop', { filter: 'udp' }).filter).toBe('udp');
 });
 
-test('fastnet-ring waits for frames a batch at a time unless told batch: false', () => {
-  expect(OPTION_METHODS.batch).toEqual(['fastnet-ring']);
+test('fastnet-ring and fastnet-zc wait for frames a batch at a time unless told batch: false', () => {
+  expect(OPTION_METHODS.batch).toEqual(['fastnet-ring', 'fastnet-zc']);
   expect(checkOptions('fastnet-ring', {}).batch).toBe(true);
   expect(checkOptions('fastnet-ring', { batch: false }).batch).toBe(false);
+  expect(checkOptions('fastnet-zc', {}).batch).toBe(true);
+  expect(checkOptions('fastnet-zc', { batch: false }).batch).toBe(false);
   expect(checkOptions('pcap', {}).batch).toBeUndefined();
 });
 

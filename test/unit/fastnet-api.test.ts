@@ -132,9 +132,10 @@ describe('bindRequest', () => {
     expect(() => fastnet.bindRequest('eth0', 'ring', { slots: 65536, slotSize: 4096 })).toThrow(rangeError);
     expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: 0 })).toThrow(rangeError);
     expect(() => fastnet.bindRequest('eth0', 'read', { queueLength: uapi.QUEUE_LEN_MAX + 1 })).toThrow(rangeError);
-    // Zero-copy takes the ring's geometry, and passes through what its filter rejects; batch is the ring's alone.
+    // Zero-copy takes the ring's geometry and its batched wakeups, and passes through what its filter rejects.
     expect(fields(fastnet.bindRequest('eth0', 'zerocopy', { passThrough: true })).flags).toBe(uapi.BIND_PASS);
-    expect(() => fastnet.bindRequest('eth0', 'zerocopy', { batch: true })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(fields(fastnet.bindRequest('eth0', 'zerocopy', { batch: true })).flags).toBe(uapi.BIND_BATCH);
+    expect(() => fastnet.bindRequest('eth0', 'read', { batch: true })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
     expect(() => fastnet.bindRequest('eth0', 'zerocopy', { slots: 65536, slotSize: 4096 })).toThrow(rangeError);
     expect(fastnet.bindRequest('eth0', 'zerocopy', { slots: 256, slotSize: 4096 }).readUInt32LE(uapi.BIND_SLOTS_OFFSET)).toBe(256);
     // Explicitly off is fine anywhere.

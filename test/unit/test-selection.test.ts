@@ -69,4 +69,10 @@ describe('the virtio-net boots (vm.sh --nic virtio) run files that take host fra
   test('they run on the e1000 boots too (the whole suite), none skipped there', () => {
     expect(virtio.filter((name) => patternList('debug_skip').includes(name))).toEqual([]);
   });
+
+  test("the debug kernel's second boot, which has virtio-net, runs virtio files and no other file that takes host frames", () => {
+    const debugVirtio = patternList('virtio_debug_files');
+    expect(debugVirtio.filter((name) => !virtio.includes(name))).toEqual([]);
+    expect(patternList('debug_second').filter((name) => /HostTraffic|'eth0'/.test(source(name)))).toEqual([]);
+  });
 });

@@ -41,9 +41,9 @@
  */
 #define FASTNET_BIND_PASS	(1U << 0)
 /*
- * Mode RING: poll() reports the ring readable per batch, not per frame:
- * once half the slots are pending, or once the oldest frame not yet
- * announced is about 1 ms old. A consumer that polls before each batch
+ * Modes RING and ZEROCOPY: poll() reports the ring readable per batch, not
+ * per frame: once half the slots are pending, or once the oldest frame not
+ * yet announced is about 1 ms old. A consumer that polls before each batch
  * then takes frames many at a time (as TPACKET_V3's block timeout does),
  * for up to 1 ms of latency. The shared indices are exact at all times.
  */
