@@ -7,7 +7,7 @@ BIN := node_modules/.bin
 
 NATIVE_SRC := binding.gyp $(wildcard native/*.cc native/*.h kmod/include/uapi/*.h) kmod/fastnet/fastnet_bpf.c kmod/fastnet/fastnet_bpf.h
 TS_SRC := tsconfig.json $(shell find lib -name '*.ts')
-KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild')
+KMOD_SRC := $(shell find kmod -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.mk' -o -name '*.patch' -o -name '*.kbuild')
 # bpf-verdicts is a host tool linked with libpcap, which its unit test
 # (test/unit/bpf-interpreter.test.ts) builds: not a static guest helper.
 # pcap-next links libpcap dynamically, so that the preload library
@@ -121,7 +121,7 @@ debug: out/debug/initramfs.cpio.gz
 out/debug/kmod/stamp: $(KMOD_SRC) out/linux-source/stamp qemu/debug-kernel.sh qemu/debug-kernel.config $(wildcard qemu/debug-kernel-patches/*.patch)
 	@dir="$(DEBUG_DIR)" && [ -n "$$dir" ] && echo "[build] kernel modules for $$(cat $$dir/kver)" && \
 	rm -rf out/debug/kmod-build out/debug/kmod && mkdir -p out/debug/kmod-build out/debug/kmod && \
-	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.patch' -o -name '*.kbuild' \) \
+	(cd kmod && find . \( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name '*.mk' -o -name '*.patch' -o -name '*.kbuild' \) \
 		-print0 | cpio --quiet -pdm0 ../out/debug/kmod-build) && \
 	$(MAKE) -s -C out/debug/kmod-build KVER=debug KDIR=$$dir/src && \
 	find out/debug/kmod-build -name '*.ko' -exec cp {} out/debug/kmod/ \; && \
