@@ -490,9 +490,7 @@ export class Session implements Disposable, AsyncIterable<PacketBatch> {
         if (type !== undefined && type !== '1') return `${device} is not an Ethernet device (ARPHRD type ${type})`;
         if (mode !== 'zerocopy' || type === undefined) return undefined;
         const driver = deviceDriver(device);
-        if (driver !== null && ZERO_COPY_DRIVERS.includes(driver)) {
-          return `${driver} takes zero-copy with an MTU of 1500 at most (a slot holds one standard frame)`;
-        }
+        if (driver !== null && ZERO_COPY_DRIVERS.includes(driver)) return ZERO_COPY_LIMITS[driver];
         return `${device}'s driver (${driver ?? 'none: a virtual device'}) has no fastnet zero-copy operations (only the project's patched e1000 and virtio_net have): use mode ring`;
       }
       case 'EPERM':
@@ -761,8 +759,15 @@ function describeFault(fault: { reason: string; at: number }, program: Buffer): 
 }
 
 /** Opens a session of /dev/fastnet (non-blocking unless asked). */
-/** The drivers that register fastnet's zero-copy operations: the project's patched e1000 and virtio_net (kmod/*-zc). */
-export const ZERO_COPY_DRIVERS: readonly string[] = ['e1000', 'virtio_net'];
+/** What each driver with fastnet's zero-copy operations refuses (kmod/<driver>-zc), as a bind's reason. */
+const ZERO_COPY_LIMITS: Record<string, string> = {
+  e1000: 'the e1000 takes zero-copy with an MTU of 1500 at most (a slot holds one standard frame)',
+  virtio_net:
+    'virtio_net takes zero-copy with an MTU of 1500 at most, one queue pair, no XDP program, no rx-gro-hw and a device ' +
+    'that resets a queue (VIRTIO_F_RING_RESET): the kernel log says which failed',
+};
+/** The drivers that register fastnet's zero-copy operations: the project's patched e1000 and virtio_net. */
+export const ZERO_COPY_DRIVERS: readonly string[] = Object.keys(ZERO_COPY_LIMITS);
 
 /** The driver of a network device (e1000, virtio_net), from sysfs; null for a virtual one (veth, lo) or none. */
 export function deviceDriver(device: string): string | null {

@@ -259,6 +259,17 @@ export class HostTraffic {
   }
 }
 
+/** framegen's MAC (qemu/framegen.c). */
+export const HOST_MAC = '52:54:00:00:00:01';
+
+/**
+ * Makes framegen's address a permanent neighbour of the NIC: the stack's answers to its frames
+ * (ICMP, to a closed port) then need no ARP exchange, whose reply a capture would count.
+ */
+export function pinHostAddress(dev = 'eth0'): void {
+  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', HOST_MAC, 'dev', dev, 'nud', 'permanent']);
+}
+
 /** Addresses the NIC (by default eth0) for HOST_IP and waits for its link. */
 export async function setupGuestLink(dev = 'eth0', timeoutMs = 20_000): Promise<void> {
   // No IPv6: the device sends nothing the test did not ask for.

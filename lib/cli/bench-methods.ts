@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import * as fastnet from '../fastnet';
 import { pcapPreloadEnv } from '../pcap-preload';
 import { type CaptureMethod, type CaptureOptions, METHODS, OPTION_METHODS, openCapture } from '../capture';
-import { type BenchOptions, type MethodName, NIC_DRIVERS, type NicName, type SourceName } from './bench-options';
+import type { BenchOptions, MethodName, SourceName } from './bench-options';
 
 /** What a consumer took out of one run. */
 export interface RunCounts {
@@ -91,9 +91,9 @@ const TCPDUMP_TIMEOUT_MS = 1000;
  * How tcpdump reads the device: `packet-socket` is Debian's libpcap on its
  * own; the others preload libpcap-fastnet.so, on fastnet:DEV (pktgen: the
  * ring, 2048-byte slots, as many as -B holds) or fastnet-zc:DEV (host:
- * zero-copy on the e1000; fastnet:DEV on a NIC without it). `fastnet-take` sets FASTNET_PCAP_CONSUME=1: the
- * capture takes the frames, as the bench's fastnet-ring and fastnet-zc do and
- * as netmap's `tcpdump -i netmap:eth0` does; `fastnet-pass` leaves them to the
+ * zero-copy on the e1000 or virtio-net). `fastnet-take` sets
+ * FASTNET_PCAP_CONSUME=1: the capture takes the frames, as the bench's
+ * fastnet-ring and fastnet-zc do and as netmap's `tcpdump -i netmap:eth0` does; `fastnet-pass` leaves them to the
  * stack too, as a packet socket must (zero-copy takes them either way).
  */
 type TcpdumpPath = 'packet-socket' | 'fastnet-take' | 'fastnet-pass';
@@ -102,8 +102,7 @@ type TcpdumpPath = 'packet-socket' | 'fastnet-take' | 'fastnet-pass';
 function tcpdumpConsumer(path: TcpdumpPath): ConsumerFactory {
   return async (device, options) => {
     const fastnet = path !== 'packet-socket';
-    const zeroCopy = options.source === 'host' && nicHasZeroCopy(options.nic);
-    const name = fastnet ? `${zeroCopy ? 'fastnet-zc' : 'fastnet'}:${device}` : device;
+    const name = fastnet ? `${options.source === 'host' ? 'fastnet-zc' : 'fastnet'}:${device}` : device;
     const args = ['-i', name, '-n', '-q', '-p', '-B', String(options.bufferSize >> 10), '-w', '/dev/null'];
     const child = spawn('tcpdump', options.filter === null ? args : [...args, options.filter], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -249,11 +248,6 @@ export const NOT_WITH_SOURCE: Record<SourceName, Partial<Record<MethodName, stri
     stack: "the host's frames can be lost before the stack, and nothing counts what the stack took: no reference without a capture",
   },
 };
-
-/** Whether the NIC's driver has fastnet zero-copy (the project's patched e1000 and virtio_net). */
-export const nicHasZeroCopy = (nic: NicName): boolean => fastnet.ZERO_COPY_DRIVERS.includes(NIC_DRIVERS[nic]);
-/** Methods that need the NIC's zero-copy. */
-export const ZERO_COPY_METHODS: readonly MethodName[] = ['fastnet-zc', 'zc-ceiling'];
 
 /** Methods that run only when asked for by name. */
 const BY_NAME: readonly MethodName[] = [

@@ -13,7 +13,7 @@ import { keptShare } from './bench-filter';
 import { type ConsumerFactory, IGNORES_FILTER } from './bench-methods';
 import type { BenchOptions, MethodName, Rate, SourceName } from './bench-options';
 import type { Sample } from './bench-report';
-import { HOST_IP, HostTraffic, RCTL_HOLD_MS, setupGuestLink, waitForCarrier } from '../host-traffic';
+import { HostTraffic, RCTL_HOLD_MS, pinHostAddress, setupGuestLink, waitForCarrier } from '../host-traffic';
 import { VethPair, pktgenElapsedUs, pktgenReset, pktgenRunAsync, pktgenRunning, pktgenSent, pktgenSetup, pktgenStop } from '../traffic';
 
 export const DEVICE = 'kbench0';
@@ -185,8 +185,6 @@ export async function runOnce(
 
 /** The host source's device: the NIC (e1000 or virtio-net) whose other end is the host's framegen. */
 export const HOST_DEVICE = 'eth0';
-/** framegen's MAC (qemu/framegen.c). */
-const HOST_MAC = '52:54:00:00:00:01';
 /** After the host's last frame, how long nothing more must come before a run ends. */
 const HOST_QUIET_MS = 300;
 /**
@@ -223,9 +221,8 @@ export async function runHostSweep(
   const traffic = new HostTraffic();
   await setupGuestLink(HOST_DEVICE);
   lastClosedMs = Date.now(); // the link-up's RCTL write
-  // framegen's frames go to a closed UDP port: the stack answers (ICMP), which would take an
-  // ARP exchange whose reply a capture counts. A permanent entry keeps the wire to framegen's frames.
-  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', HOST_MAC, 'dev', HOST_DEVICE, 'nud', 'permanent']);
+  // framegen's frames go to a closed UDP port: the wire keeps to them.
+  pinHostAddress(HOST_DEVICE);
   const runs = schedule([...methods.keys()], options);
   const samples: Sample[] = [];
   const idleRuns: number[][] = [];

@@ -15,8 +15,6 @@ import {
   IGNORES_FILTER,
   MISSING,
   NOT_WITH_SOURCE,
-  ZERO_COPY_METHODS,
-  nicHasZeroCopy,
   available,
   defaultMethods,
   referenceMethod,
@@ -36,19 +34,11 @@ export function selectMethods(
   options: BenchOptions,
   all: Map<MethodName, ConsumerFactory>,
 ): Map<MethodName, ConsumerFactory> {
-  const noZeroCopy = options.source === 'host' && !nicHasZeroCopy(options.nic);
-  if (options.methods === null) {
-    const methods = defaultMethods(all, options.source);
-    if (noZeroCopy) for (const method of ZERO_COPY_METHODS) methods.delete(method);
-    return methods;
-  }
+  if (options.methods === null) return defaultMethods(all, options.source);
   const chosen = new Map<MethodName, ConsumerFactory>();
   for (const method of options.methods) {
     const refused = NOT_WITH_SOURCE[options.source][method];
     if (refused) throw new UsageError(`--methods: '${method}' does not run with source ${options.source}: ${refused}`);
-    if (noZeroCopy && ZERO_COPY_METHODS.includes(method)) {
-      throw new UsageError(`--methods: '${method}' needs fastnet zero-copy, which --nic ${options.nic} has not: --nic e1000 has`);
-    }
     const factory = all.get(method);
     if (!factory) throw new UsageError(`--methods: '${method}' is not available in this build: ${MISSING[method] ?? 'unknown'}`);
     chosen.set(method, factory);

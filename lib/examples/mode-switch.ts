@@ -4,10 +4,9 @@
 //
 //   npm run vm -- --traffic [--nic virtio] -- node dist/examples/mode-switch.js [MODE [RATE [ROUNDS]]]
 import { deviceDriver } from '../fastnet';
-import { HOST_IP, HostTraffic, RCTL_HOLD_MS, setupGuestLink } from '../host-traffic';
+import { HostTraffic, RCTL_HOLD_MS, pinHostAddress, setupGuestLink } from '../host-traffic';
 import { measureSwitchGaps } from '../mode-switch';
 import { type CommandSpec, choiceValue, integerValue, runCommand } from '../cli/args';
-import { execFileSync } from 'node:child_process';
 
 const DEVICE = 'eth0';
 
@@ -28,8 +27,7 @@ runCommand(spec, async ({ positionals }) => {
   const rounds = integerValue('ROUNDS', roundsText, 1, 100);
   const traffic = new HostTraffic();
   await setupGuestLink(DEVICE);
-  // No ARP exchange in the middle of the run: framegen's address is permanent.
-  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', '52:54:00:00:00:01', 'dev', DEVICE, 'nud', 'permanent']);
+  pinHostAddress(DEVICE);
   console.log(`${mode} on ${DEVICE} (${deviceDriver(DEVICE)}), ${rate} frames/s:`);
   for (let round = 1; round <= rounds; round++) {
     // The last close may have restarted RX: QEMU's e1000 takes nothing for a second after.

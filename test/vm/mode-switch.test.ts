@@ -3,10 +3,8 @@
 // the project's zero-copy driver): host frames at a paced rate, a packet socket
 // watching the device throughout (lib/mode-switch.ts), so a frame nobody saw
 // is one the switch lost.
-import { execFileSync } from 'node:child_process';
-
 import * as fastnet from '../../lib/fastnet';
-import { HOST_IP, HostTraffic, RCTL_HOLD_MS, setupGuestLink } from '../../lib/host-traffic';
+import { HostTraffic, RCTL_HOLD_MS, pinHostAddress, setupGuestLink } from '../../lib/host-traffic';
 import { measureSwitchGaps } from '../../lib/mode-switch';
 import { DEBUG_KERNEL } from './debug-kernel';
 
@@ -28,7 +26,7 @@ beforeAll(async () => {
   if (!HostTraffic.available()) throw new Error('mode-switch needs host traffic: `npm test -- --vm test/vm/mode-switch` boots with it');
   traffic = new HostTraffic();
   await setupGuestLink(DEV);
-  execFileSync('ip', ['neigh', 'replace', HOST_IP, 'lladdr', '52:54:00:00:00:01', 'dev', DEV, 'nud', 'permanent']);
+  pinHostAddress(DEV);
 }, 60_000);
 
 beforeEach(() => sleep(RCTL_HOLD_MS)); // the last close (or link-up) may have restarted RX
