@@ -97,7 +97,8 @@ describe('kmodlab bench --source host', () => {
     );
     expect({ status: r.status, signal: r.signal, stderr: r.stderr, stdout: r.stdout.slice(-3000) }).toMatchObject({ status: 0, stderr: '' });
     expect(r.stdout.match(/^\[bench \d\/3 /gm)).toHaveLength(3);
-    expect(r.stdout).toMatch(/^source host$/m);
+    // The device the frames came in on, by its driver: this boot's NIC.
+    expect(r.stdout).toMatch(/^source host, eth0 e1000$/m);
     expect(r.stdout).toMatch(/^method +bytes +offered kpps .* x pcap +lost: own\/NIC\/host\/other$/m);
     expect(r.stdout).toMatch(/^fastnet-zc +64 +5\.0 /m);
     expect(r.stdout).toMatch(/^loss-free rate /m);
@@ -105,7 +106,8 @@ describe('kmodlab bench --source host', () => {
 
     const json = fs.readdirSync(out).find((f) => f.endsWith('.json'))!;
     const result = JSON.parse(fs.readFileSync(path.join(out, json), 'utf8'));
-    expect(result.options).toMatchObject({ source: 'host', rates: [5000], methods: ['pcap', 'fastnet-zc', 'zc-ceiling'] });
+    expect(result.options).toMatchObject({ source: 'host', nic: 'e1000', rates: [5000], methods: ['pcap', 'fastnet-zc', 'zc-ceiling'] });
+    expect(result.device).toEqual({ name: 'eth0', driver: 'e1000' });
     expect(result.samples).toHaveLength(3);
     for (const s of result.samples) {
       expect(s.source).toBe('host');
