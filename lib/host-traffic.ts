@@ -259,6 +259,15 @@ export class HostTraffic {
   }
 }
 
+/** The guest NIC models qemu/vm.sh --nic boots with, and the driver each has in the guest. */
+export const NIC_DRIVERS = { e1000: 'e1000', virtio: 'virtio_net' } as const;
+export type NicName = keyof typeof NIC_DRIVERS;
+
+/** The NIC this guest was booted with (vm.sh sets KMODLAB_NIC with a NIC; the e1000 by default). */
+export function bootedNic(): NicName {
+  return process.env.KMODLAB_NIC === 'virtio' ? 'virtio' : 'e1000';
+}
+
 /** framegen's MAC (qemu/framegen.c). */
 export const HOST_MAC = '52:54:00:00:00:01';
 

@@ -5,6 +5,7 @@
 // option is one message (and exit status 2) before anything is set up in the guest.
 import { METHODS } from '../capture/options';
 import { native } from '../native';
+import type { NicName } from '../host-traffic';
 import { type CommandSpec, type Values, UsageError, badValue, choiceValue, parseCommandLine } from './args';
 
 /**
@@ -29,11 +30,8 @@ export type MethodName = (typeof METHOD_NAMES)[number];
 export const SOURCE_NAMES = ['pktgen', 'host'] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
-/** The host source's NIC (qemu/vm.sh --nic): the e1000 (fastnet zero-copy) or virtio-net. */
-export const NIC_NAMES = ['e1000', 'virtio'] as const;
-export type NicName = (typeof NIC_NAMES)[number];
-/** The driver each NIC model has in the guest (ethtool -i). */
-export const NIC_DRIVERS: Record<NicName, string> = { e1000: 'e1000', virtio: 'virtio_net' };
+/** The host source's NIC (qemu/vm.sh --nic; its driver: NIC_DRIVERS): the e1000 or virtio-net. */
+export const NIC_NAMES = ['e1000', 'virtio'] as const satisfies readonly NicName[];
 
 /** An offered rate in frames per second, or 'max': as fast as the source goes. */
 export type Rate = number | 'max';

@@ -20,10 +20,10 @@ import {
   referenceMethod,
 } from './bench-methods';
 import { UsageError, execute, type ParsedCommandLine } from './args';
-import { BENCH_SPEC, type BenchOptions, type MethodName, NIC_DRIVERS, benchOptions } from './bench-options';
+import { BENCH_SPEC, type BenchOptions, type MethodName, benchOptions } from './bench-options';
 import { type Sample, drawPlots, formatFilterCost, formatLossFree, formatTable, summarize } from './bench-report';
 import { DEVICE, HOST_DEVICE, type SweepResult, cpuCount, runHostSweep, runOnce, runPktgenSweep } from './bench-run';
-import { HostTraffic } from '../host-traffic';
+import { HostTraffic, NIC_DRIVERS } from '../host-traffic';
 import { deviceDriver } from '../fastnet';
 import { VethPair, pktgenReset } from '../traffic';
 

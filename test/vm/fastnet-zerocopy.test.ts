@@ -16,7 +16,9 @@ import {
   GUEST_MAC,
   HOST_IP,
   HostTraffic,
+  NIC_DRIVERS,
   RCTL_HOLD_MS,
+  bootedNic,
   decodeFrame,
   framePatternIntact,
   setupGuestLink,
@@ -34,8 +36,8 @@ const RING_CONSUMER = path.join(__dirname, '..', '..', 'out', 'bin', 'ring-consu
 const RTNL_HOLD = path.join(__dirname, '..', '..', 'out', 'bin', 'rtnl-hold');
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli', 'kmodlab.js');
 const code = (name: string) => expect.objectContaining({ code: name });
-const NIC = process.env.KMODLAB_NIC === 'virtio' ? 'virtio' : 'e1000';
-const DRIVER = NIC === 'virtio' ? 'virtio_net' : 'e1000';
+const NIC = bootedNic();
+const DRIVER = NIC_DRIVERS[NIC];
 /** The e1000 keeps the descriptor at its tail out of the NIC's hands (its own convention): one slot fewer in the NIC. */
 const TAIL_RESERVE = NIC === 'e1000' ? 1 : 0;
 /** Tests of what only the e1000 has (rx-all). */

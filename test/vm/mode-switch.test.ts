@@ -4,12 +4,12 @@
 // watching the device throughout (lib/mode-switch.ts), so a frame nobody saw
 // is one the switch lost.
 import * as fastnet from '../../lib/fastnet';
-import { HostTraffic, RCTL_HOLD_MS, pinHostAddress, setupGuestLink } from '../../lib/host-traffic';
+import { HostTraffic, NIC_DRIVERS, RCTL_HOLD_MS, bootedNic, pinHostAddress, setupGuestLink } from '../../lib/host-traffic';
 import { type SwitchGaps, measureSwitchGaps } from '../../lib/mode-switch';
 import { DEBUG_KERNEL } from './debug-kernel';
 
 const DEV = 'eth0';
-const NIC = process.env.KMODLAB_NIC ?? 'e1000';
+const NIC = bootedNic();
 const RATE = 2000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
@@ -41,7 +41,7 @@ beforeEach(() => sleep(RCTL_HOLD_MS)); // the last close (or link-up) may have r
 jest.setTimeout(120_000);
 
 test(`${NIC}: the driver is the one the boot asked for`, () => {
-  expect(fastnet.deviceDriver(DEV)).toBe(NIC === 'virtio' ? 'virtio_net' : 'e1000');
+  expect(fastnet.deviceDriver(DEV)).toBe(NIC_DRIVERS[NIC]);
 });
 
 test(`${NIC}: ring mode's bind and close lose no frame (the NIC is not touched)${onDebug}`, async () => {
