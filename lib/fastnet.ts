@@ -54,6 +54,8 @@ export const LIMITS = {
   ringDataMax: uapi.RING_DATA_MAX,
   queueLengthMax: uapi.QUEUE_LEN_MAX,
   queueLengthDefault: uapi.QUEUE_LEN_DEFAULT,
+  batchDelayUsDefault: uapi.BATCH_USECS_DEFAULT,
+  batchDelayUsMax: uapi.BATCH_USECS_MAX,
 } as const;
 
 /**
@@ -154,8 +156,17 @@ export interface BindOptions {
   passThrough?: boolean;
   /** read: frames queued before new ones are dropped (default LIMITS.queueLengthDefault, 1024). */
   queueLength?: number;
-  /** ring, zerocopy: poll()/wait() report the ring readable per batch (half full, or its oldest frame about 1 ms old), not per frame. */
+  /**
+   * ring, zerocopy: poll()/wait() report the ring readable per batch (once half full, or once its
+   * oldest frame is batchDelayUs old), not per frame.
+   */
   batch?: boolean;
+  /**
+   * With batch: how long a frame may wait for its batch to be announced, microseconds, 1 to
+   * LIMITS.batchDelayUsMax (a minute; default LIMITS.batchDelayUsDefault, 1 ms). Longer means
+   * fewer wakeups at low rates, as libpcap's timeout (TPACKET_V3's block timeout) does.
+   */
+  batchDelayUs?: number;
   /**
    * Every mode but normal: the session's filter, attached before the bind so that it applies from
    * the first frame (as setFilter() does). A refused bind leaves the session's filter as it was.
@@ -236,7 +247,8 @@ export interface BindFields {
   slots?: number;
   slotSize?: number;
   queueLength?: number;
-  reserved?: [number, number, number];
+  batchDelayUs?: number;
+  reserved?: [number, number];
 }
 
 /** Packs struct fastnet_bind as it is, unchecked (tests use it to ask the kernel for bad things). */
@@ -248,7 +260,8 @@ export function encodeBind(fields: BindFields): Buffer {
   buffer.writeUInt32LE((fields.slots ?? 0) >>> 0, uapi.BIND_SLOTS_OFFSET);
   buffer.writeUInt32LE((fields.slotSize ?? 0) >>> 0, uapi.BIND_SLOT_SIZE_OFFSET);
   buffer.writeUInt32LE((fields.queueLength ?? 0) >>> 0, uapi.BIND_QUEUE_LEN_OFFSET);
-  (fields.reserved ?? [0, 0, 0]).forEach((value, i) =>
+  buffer.writeUInt32LE((fields.batchDelayUs ?? 0) >>> 0, uapi.BIND_BATCH_USECS_OFFSET);
+  (fields.reserved ?? [0, 0]).forEach((value, i) =>
     buffer.writeUInt32LE(value >>> 0, uapi.BIND_RESERVED_OFFSET + 4 * i),
   );
   return buffer;
@@ -260,6 +273,7 @@ const BIND_OPTIONS: Record<keyof BindOptions, ModeName[]> = {
   queueLength: ['read'],
   passThrough: ['read', 'ring', 'zerocopy'],
   batch: ['ring', 'zerocopy'],
+  batchDelayUs: ['ring', 'zerocopy'],
   filter: ['drop', 'read', 'ring', 'zerocopy'],
 };
 
@@ -282,6 +296,11 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
   }
   if (options.passThrough !== undefined) checkBoolean('passThrough', options.passThrough);
   if (options.batch !== undefined) checkBoolean('batch', options.batch);
+  let batchDelayUs = 0;
+  if (options.batchDelayUs !== undefined) {
+    batchDelayUs = checkInteger('batchDelayUs', options.batchDelayUs, 1, LIMITS.batchDelayUsMax);
+    if (!options.batch) throw invalidArgValue('batchDelayUs', options.batchDelayUs, 'applies only with batch: true');
+  }
 
   const slots =
     options.slots === undefined
@@ -311,6 +330,7 @@ export function bindRequest(device: string, mode: ModeName | number, options: Bi
     slots,
     slotSize,
     queueLength,
+    batchDelayUs,
   });
 }
 

@@ -49,6 +49,9 @@ export interface FastnetNative {
   readonly QUEUE_LEN_MAX: number;
   readonly QUEUE_LEN_DEFAULT: number;
   readonly QUEUE_BYTES_MAX: number;
+  /** FASTNET_BIND_BATCH's announcement delay, microseconds. */
+  readonly BATCH_USECS_DEFAULT: number;
+  readonly BATCH_USECS_MAX: number;
   readonly SLOT_READY: number;
   readonly PKT_TRUNC: number;
   readonly RING_MAGIC: number;
@@ -70,6 +73,7 @@ export interface FastnetNative {
   readonly BIND_SLOTS_OFFSET: number;
   readonly BIND_SLOT_SIZE_OFFSET: number;
   readonly BIND_QUEUE_LEN_OFFSET: number;
+  readonly BIND_BATCH_USECS_OFFSET: number;
   readonly BIND_RESERVED_OFFSET: number;
   readonly STATS_SIZE: number;
   readonly SLOT_DESC_SIZE: number;

@@ -218,6 +218,8 @@ void InitFastnet(Napi::Env env, Napi::Object exports) {
   set("QUEUE_LEN_MAX", FASTNET_QUEUE_LEN_MAX);
   set("QUEUE_LEN_DEFAULT", FASTNET_QUEUE_LEN_DEFAULT);
   set("QUEUE_BYTES_MAX", FASTNET_QUEUE_BYTES_MAX);
+  set("BATCH_USECS_DEFAULT", FASTNET_BATCH_USECS_DEFAULT);
+  set("BATCH_USECS_MAX", FASTNET_BATCH_USECS_MAX);
   set("SLOT_READY", FASTNET_SLOT_READY);
   set("PKT_TRUNC", FASTNET_PKT_TRUNC);
   set("RING_MAGIC", FASTNET_RING_MAGIC);
@@ -235,6 +237,7 @@ void InitFastnet(Napi::Env env, Napi::Object exports) {
   set("BIND_SLOTS_OFFSET", offsetof(struct fastnet_bind, slots));
   set("BIND_SLOT_SIZE_OFFSET", offsetof(struct fastnet_bind, slot_size));
   set("BIND_QUEUE_LEN_OFFSET", offsetof(struct fastnet_bind, queue_len));
+  set("BIND_BATCH_USECS_OFFSET", offsetof(struct fastnet_bind, batch_usecs));
   set("BIND_RESERVED_OFFSET", offsetof(struct fastnet_bind, reserved));
   set("STATS_SIZE", sizeof(struct fastnet_stats));
   set("SLOT_DESC_SIZE", sizeof(struct fastnet_slot));

@@ -257,9 +257,19 @@ int fnp_activate(struct fnp *f)
 	if (ret)
 		goto fail;
 	memcpy(req.ifname, f->ifname, strlen(f->ifname) + 1);
-	/* Woken per batch unless immediate, as TPACKET_V3 hands over blocks. */
-	if (!f->immediate)
+	/*
+	 * Woken per batch unless immediate, as TPACKET_V3 hands over blocks:
+	 * a batch waits at most the timeout, as a block does (to_ms 0, "wait
+	 * for a full block", keeps fastnet's default instead: a slow link
+	 * might never fill half the ring).
+	 */
+	if (!f->immediate) {
 		req.flags = FASTNET_BIND_BATCH;
+		if (f->timeout_ms > 0)
+			req.batch_usecs = f->timeout_ms >= FASTNET_BATCH_USECS_MAX / 1000 ?
+					  FASTNET_BATCH_USECS_MAX :
+					  f->timeout_ms * 1000;
+	}
 	if (f->zerocopy) {
 		req.mode = FASTNET_MODE_ZEROCOPY;
 	} else {

@@ -82,6 +82,7 @@ struct fastnet_ring {
 	struct hrtimer wake_timer;
 	unsigned long wake_armed;	/* bit 0: the timer is set to wake */
 	bool batch;			/* FASTNET_BIND_BATCH */
+	ktime_t batch_delay;		/* its batch_usecs */
 	u32 announced;			/* prod at the last wakeup (batch) */
 };
 
@@ -133,7 +134,8 @@ void fastnet_count(struct fastnet_dev *fdev, unsigned int len,
 
 /* fastnet_ring.c */
 struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
-					 u32 flags, wait_queue_head_t *wq);
+					 u32 flags, u32 batch_usecs,
+					 wait_queue_head_t *wq);
 void fastnet_ring_destroy(struct fastnet_ring *ring);
 int fastnet_ring_mmap(struct fastnet_ring *ring, struct vm_area_struct *vma);
 int fastnet_ring_produce(struct fastnet_ring *ring, const struct sk_buff *skb,

@@ -148,7 +148,8 @@ static struct fastnet_dev *fastnet_dev_alloc(struct fastnet_session *s,
 	if (req->mode == FASTNET_MODE_RING ||
 	    req->mode == FASTNET_MODE_ZEROCOPY) {
 		fdev->ring = fastnet_ring_create(req->slots, req->slot_size,
-						 req->mode, req->flags, fdev->wq);
+						 req->mode, req->flags,
+						 req->batch_usecs, fdev->wq);
 		if (IS_ERR(fdev->ring)) {
 			int ret = PTR_ERR(fdev->ring);
 
@@ -185,6 +186,14 @@ static int fastnet_check_bind(struct fastnet_bind *req)
 			return -EINVAL;
 	if (req->flags & ~FASTNET_BIND_FLAGS)
 		return -EINVAL;
+	if (req->flags & FASTNET_BIND_BATCH) {
+		if (!req->batch_usecs)
+			req->batch_usecs = FASTNET_BATCH_USECS_DEFAULT;
+		if (req->batch_usecs > FASTNET_BATCH_USECS_MAX)
+			return -EINVAL;
+	} else if (req->batch_usecs) {
+		return -EINVAL;
+	}
 
 	switch (req->mode) {
 	case FASTNET_MODE_NORMAL:

@@ -56,10 +56,11 @@ static int fastnet_ring_alloc_data(struct fastnet_ring *ring, size_t size)
 }
 
 /*
- * How long pollers may wait to hear of a published slot: one wakeup then
- * covers every frame of that time, instead of a wakeup (and, for a consumer
- * quick enough to empty the ring each time, a sleep) per frame. poll()
- * itself still reports every published slot at once.
+ * How long pollers may wait to hear of a published slot without
+ * FASTNET_BIND_BATCH: one wakeup then covers every frame of that time,
+ * instead of a wakeup (and, for a consumer quick enough to empty the ring
+ * each time, a sleep) per frame. poll() itself still reports every
+ * published slot at once. With it, the bind's batch_usecs.
  */
 #define FASTNET_WAKE_DELAY_NS	(1 * NSEC_PER_MSEC)
 
@@ -81,7 +82,7 @@ static enum hrtimer_restart fastnet_ring_wake_timer(struct hrtimer *timer)
 
 /*
  * After a publish: makes sure the pollers are woken within
- * FASTNET_WAKE_DELAY_NS, or at once when the ring is half full. The
+ * ring->batch_delay, or at once when the ring is half full. The
  * test-and-set is a full barrier, so either it arms the timer or the timer
  * it found armed clears the bit, and then looks for sleepers, after this
  * publish: no slot is left unannounced.
@@ -103,13 +104,13 @@ void fastnet_ring_notify(struct fastnet_ring *ring)
 			return;
 	}
 	if (!test_and_set_bit(0, &ring->wake_armed))
-		hrtimer_start(&ring->wake_timer,
-			      ns_to_ktime(FASTNET_WAKE_DELAY_NS),
+		hrtimer_start(&ring->wake_timer, ring->batch_delay,
 			      HRTIMER_MODE_REL);
 }
 
 struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
-					 u32 flags, wait_queue_head_t *wq)
+					 u32 flags, u32 batch_usecs,
+					 wait_queue_head_t *wq)
 {
 	size_t block = max_t(size_t, slot_size, PAGE_SIZE);
 	size_t data_size = ALIGN((size_t)slots * slot_size, block);
@@ -127,6 +128,9 @@ struct fastnet_ring *fastnet_ring_create(u32 slots, u32 slot_size, u32 mode,
 	ring->slots = slots;
 	ring->slot_size = slot_size;
 	ring->batch = flags & FASTNET_BIND_BATCH;
+	ring->batch_delay = ns_to_ktime(ring->batch ?
+					(u64)batch_usecs * NSEC_PER_USEC :
+					FASTNET_WAKE_DELAY_NS);
 	ring->block_order = get_order(block);
 	ring->ctrl_size = PAGE_SIZE +
 		PAGE_ALIGN((size_t)slots * sizeof(struct fastnet_slot));

@@ -47,6 +47,7 @@ export class FastnetCapture extends CaptureBase {
       if (options.ringSize !== undefined) bind.slots = options.ringSize;
       if (options.frameSize !== undefined) bind.slotSize = options.frameSize;
       if (options.batch) bind.batch = true;
+      if (options.timeoutMs !== undefined) bind.batchDelayUs = options.timeoutMs * 1000;
     } else if (this.#mode === 'read' && options.ringSize !== undefined) {
       bind.queueLength = options.ringSize;
     }

@@ -43,11 +43,15 @@ export interface CaptureOptions {
   frameSize?: number;
   /** Frames per countBatch() and per batch, at most (default 256). */
   batchSize?: number;
-  /** pcap: how long a TPACKET_V3 block may stay partly filled, ms (default 100). */
+  /**
+   * How long frames may wait to be handed over a batch at a time, ms, 1 to 60000: pcap's
+   * TPACKET_V3 block timeout (default 100); fastnet-ring and fastnet-zc's batch delay, with batch
+   * (default 1). Longer means fewer wakeups at low rates, for that much latency.
+   */
   timeoutMs?: number;
   /**
    * fastnet-ring, fastnet-zc: wait for frames a batch at a time (default true; fastnet's FASTNET_BIND_BATCH):
-   * the ring reads ready once half full or once its oldest unannounced frame is about 1 ms old,
+   * the ring reads ready once half full or once its oldest unannounced frame is timeoutMs old,
    * as pcap's TPACKET_V3 block timeout hands over whole blocks. false: ready at every frame,
    * which costs a wakeup for every few frames when the consumer keeps up.
    */
@@ -83,7 +87,7 @@ export const OPTION_METHODS: Record<OptionName, readonly CaptureMethod[]> = {
   ringSize: ['af_xdp', 'fastnet-read', 'fastnet-ring', 'fastnet-zc'],
   frameSize: ['af_xdp', 'fastnet-ring', 'fastnet-zc'],
   batchSize: ALL,
-  timeoutMs: ['pcap'],
+  timeoutMs: ['pcap', 'fastnet-ring', 'fastnet-zc'],
   batch: ['fastnet-ring', 'fastnet-zc'],
   filter: ALL,
   pass: ['socket', 'socket-mmsg', 'pcap', 'fastnet-read', 'fastnet-ring', 'fastnet-zc'],
@@ -134,6 +138,9 @@ export function checkOptions(method: CaptureMethod, options: unknown): ResolvedO
   if (o.timeoutMs !== undefined) resolved.timeoutMs = checkInteger('timeoutMs', o.timeoutMs, 1, 60_000);
   if (o.batch !== undefined) resolved.batch = checkBoolean('batch', o.batch);
   else if (method === 'fastnet-ring' || method === 'fastnet-zc') resolved.batch = true;
+  if (resolved.timeoutMs !== undefined && resolved.batch === false) {
+    throw invalidArgValue('timeoutMs', resolved.timeoutMs, 'applies to fastnet methods only with batch: true');
+  }
   if (o.filter !== undefined) {
     if (Array.isArray(o.filter)) {
       const program = encodeProgram(o.filter, 'filter');

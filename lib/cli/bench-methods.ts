@@ -54,6 +54,8 @@ function captureConsumer(method: CaptureMethod, extra: CaptureOptions = {}, unfi
     if (method === 'fastnet-read') settings.ringSize = options.queueLength;
     if (method === 'fastnet-ring' || method === 'fastnet-zc' || method === 'af_xdp') settings.ringSize = options.slots;
     if (method === 'fastnet-ring' || method === 'fastnet-zc') settings.frameSize = options.slotSize;
+    // One latency bound for every method that hands frames over in batches (not the unbatched ring).
+    if (OPTION_METHODS.timeoutMs.includes(method) && settings.batch !== false) settings.timeoutMs = options.timeoutMs;
     const capture = openCapture(method, device, settings);
     return {
       async consumeUntil(deadlineNs) {
@@ -184,6 +186,7 @@ function zcCeilingConsumer(): ConsumerFactory {
         slots: options.slots,
         slotSize: options.slotSize,
         batch: true, // as fastnet-zc's
+        batchDelayUs: options.timeoutMs * 1000,
         ...(options.filter === null ? {} : { filter: options.filter }),
       });
     } catch (error) {

@@ -50,6 +50,8 @@ export interface BenchOptions {
   queueLength: number;
   bufferSize: number;
   maxBatch: number;
+  /** How long pcap, fastnet-ring, fastnet-zc and zc-ceiling may hold frames to hand them over as one batch, ms. */
+  timeoutMs: number;
   /** A tcpdump expression every method applies in the kernel (fastnet-drop-unfiltered and stack aside), or null. */
   filter: string | null;
   /** Destination ports the source cycles over, frame by frame, from 9 (1: every frame to port 9). */
@@ -73,6 +75,8 @@ export const DEFAULTS = {
   queueLength: '4096',
   bufferSize: '4M',
   maxBatch: '256',
+  // pcap's own default block timeout (lib/capture): every batching method gets the same latency bound.
+  timeoutMs: '100',
   out: 'out/bench',
 } as const;
 
@@ -151,6 +155,13 @@ host: numbers only, default ${HOST_DEFAULTS.rates})`,
     'queue-length': { type: 'string', value: 'N', help: `fastnet read queue length (default ${DEFAULTS.queueLength})` },
     'buffer-size': { type: 'string', value: 'SIZE', help: `socket/pcap/af_xdp buffer, bytes (4M, 512k...; default ${DEFAULTS.bufferSize})` },
     'max-batch': { type: 'string', value: 'N', help: `frames taken per batch, at most (default ${DEFAULTS.maxBatch})` },
+    'timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      help: `how long pcap (its block timeout), fastnet-ring, fastnet-zc and
+zc-ceiling (their batch delay) may hold frames to hand over a batch:
+one latency bound for all (default ${DEFAULTS.timeoutMs}; tcpdump's is its own, 1000)`,
+    },
     filter: {
       type: 'string',
       short: 'f',
@@ -300,6 +311,7 @@ export function benchOptions(v: Values<typeof BENCH_SPEC>): BenchOptions {
     queueLength: integer(v['queue-length'] ?? DEFAULTS.queueLength, 'queue-length', 1, 65536),
     bufferSize: integer(v['buffer-size'] ?? DEFAULTS.bufferSize, 'buffer-size', 65536, 1 << 30),
     maxBatch: integer(v['max-batch'] ?? DEFAULTS.maxBatch, 'max-batch', 1, 65536),
+    timeoutMs: integer(v['timeout-ms'] ?? DEFAULTS.timeoutMs, 'timeout-ms', 1, 60_000),
     outDir: v.out,
     // Measured (docs/benchmark.md): fastnet-zc at 10k lost 6.5% with the soaker, 0 without.
     soaker: !v['no-soaker'] && !host,

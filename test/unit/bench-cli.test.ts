@@ -61,6 +61,7 @@ describe('bench options', () => {
       slots: 4096,
       slotSize: 2048,
       bufferSize: 4 << 20,
+      timeoutMs: 100,
       outDir: DEFAULTS.out,
       soaker: true,
       profile: null,

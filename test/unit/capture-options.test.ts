@@ -48,6 +48,9 @@ test.each([
   ['a filter that is not a string', () => openCapture('socket', 'lo', { filter: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
   ['batch that is not a boolean', () => openCapture('fastnet-ring', 'lo', { batch: 1 as never }), 'ERR_INVALID_ARG_TYPE'],
   ['batch for fastnet-read', () => openCapture('fastnet-read', 'lo', { batch: true }), 'ERR_INVALID_ARG_VALUE'],
+  ['a timeout for fastnet-read', () => openCapture('fastnet-read', 'lo', { timeoutMs: 10 }), 'ERR_INVALID_ARG_VALUE'],
+  ['a timeout for an unbatched ring', () => openCapture('fastnet-ring', 'lo', { batch: false, timeoutMs: 10 }), 'ERR_INVALID_ARG_VALUE'],
+  ['a fastnet-zc timeout over a minute', () => openCapture('fastnet-zc', 'lo', { timeoutMs: 60_001 }), 'ERR_OUT_OF_RANGE'],
   ['a signal that is not an AbortSignal', () => openCapture('socket', 'lo', { signal: {} as never }), 'ERR_INVALID_ARG_TYPE'],
 ])('%s: %s', (_name, fn, code) => {
   const error = errorOf(fn);
@@ -148,6 +151,9 @@ test('fastnet-ring and fastnet-zc wait for frames a batch at a time unless told 
   expect(checkOptions('fastnet-zc', {}).batch).toBe(true);
   expect(checkOptions('fastnet-zc', { batch: false }).batch).toBe(false);
   expect(checkOptions('pcap', {}).batch).toBeUndefined();
+  // timeoutMs: pcap's block timeout, the fastnet rings' batch delay (bindRequest packs it in microseconds).
+  expect(checkOptions('fastnet-zc', { timeoutMs: 100 })).toMatchObject({ batch: true, timeoutMs: 100 });
+  expect(checkOptions('fastnet-ring', {}).timeoutMs).toBeUndefined();
 });
 
 test("the messages are Node's own wording, naming the argument and what it must be", () => {

@@ -28,7 +28,9 @@ describe('UAPI constants', () => {
   test('structures have fixed sizes and 64-bit-friendly layouts', () => {
     expect(uapi.BIND_SIZE).toBe(48);
     expect([uapi.BIND_MODE_OFFSET, uapi.BIND_FLAGS_OFFSET, uapi.BIND_SLOTS_OFFSET]).toEqual([16, 20, 24]);
-    expect([uapi.BIND_SLOT_SIZE_OFFSET, uapi.BIND_QUEUE_LEN_OFFSET, uapi.BIND_RESERVED_OFFSET]).toEqual([28, 32, 36]);
+    expect([uapi.BIND_SLOT_SIZE_OFFSET, uapi.BIND_QUEUE_LEN_OFFSET]).toEqual([28, 32]);
+    // batch_usecs took the first reserved word: binaries that zeroed it keep working.
+    expect([uapi.BIND_BATCH_USECS_OFFSET, uapi.BIND_RESERVED_OFFSET]).toEqual([36, 40]);
     expect(uapi.STATS_SIZE).toBe(8 * 8);
     expect(uapi.SLOT_DESC_SIZE).toBe(32);
     expect(uapi.RING_INFO_SIZE).toBe(32);
@@ -62,7 +64,8 @@ describe('bindRequest', () => {
     slots: buffer.readUInt32LE(24),
     slotSize: buffer.readUInt32LE(28),
     queueLength: buffer.readUInt32LE(32),
-    reserved: [buffer.readUInt32LE(36), buffer.readUInt32LE(40), buffer.readUInt32LE(44)],
+    batchDelayUs: buffer.readUInt32LE(36),
+    reserved: [buffer.readUInt32LE(40), buffer.readUInt32LE(44)],
   });
 
   test('packs struct fastnet_bind; unset sizes are 0, the kernel defaults', () => {
@@ -73,7 +76,8 @@ describe('bindRequest', () => {
       slots: 4096,
       slotSize: 4096,
       queueLength: 0,
-      reserved: [0, 0, 0],
+      batchDelayUs: 0,
+      reserved: [0, 0],
     });
     // Mode read always asks for each frame's descriptor before it (one read(2) a frame).
     expect(fields(fastnet.bindRequest('eth0', 'read', { queueLength: 10 }))).toMatchObject({
@@ -118,6 +122,17 @@ describe('bindRequest', () => {
       typeError('ERR_INVALID_ARG_TYPE'),
     );
     expect(fields(fastnet.bindRequest('eth0', 'ring', { batch: true })).flags).toBe(uapi.BIND_BATCH);
+    // The batch delay: with batch only, 1 us to a minute; 0 (unset) is the kernel's default, 1 ms.
+    expect(fields(fastnet.bindRequest('eth0', 'ring', { batch: true, batchDelayUs: 100_000 }))).toMatchObject({
+      flags: uapi.BIND_BATCH,
+      batchDelayUs: 100_000,
+    });
+    expect(fastnet.LIMITS).toMatchObject({ batchDelayUsDefault: 1000, batchDelayUsMax: 60_000_000 });
+    expect(() => fastnet.bindRequest('eth0', 'ring', { batchDelayUs: 1000 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    expect(() => fastnet.bindRequest('eth0', 'read', { batchDelayUs: 1000 })).toThrow(typeError('ERR_INVALID_ARG_VALUE'));
+    for (const bad of [0, 60_000_001, 1.5]) {
+      expect(() => fastnet.bindRequest('eth0', 'zerocopy', { batch: true, batchDelayUs: bad })).toThrow(rangeError);
+    }
     expect(() => fastnet.bindRequest('eth0', 'ring', { passThrough: 1 as unknown as boolean })).toThrow(
       typeError('ERR_INVALID_ARG_TYPE'),
     );

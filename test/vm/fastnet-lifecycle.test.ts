@@ -76,7 +76,7 @@ describe('bind refuses', () => {
     session.bind(net.dev, 'drop');
   });
 
-  test('bad modes, flags, sizes and reserved bits (EINVAL), and the reserved zero-copy mode (EOPNOTSUPP)', () => {
+  test('bad modes, flags, sizes, batch delays and reserved bits (EINVAL), and the reserved zero-copy mode (EOPNOTSUPP)', () => {
     using session = fastnet.open();
     const einval: Array<[string, Partial<fastnet.BindFields>]> = [
       ['mode 9', { mode: 9 }],
@@ -93,7 +93,9 @@ describe('bind refuses', () => {
       ['a slot not a power of two', { mode: uapi.MODE_RING, slotSize: 3000 }],
       ['a ring over the data limit', { mode: uapi.MODE_RING, slots: 65536, slotSize: 4096 }],
       ['a queue over its limit', { mode: uapi.MODE_READ, queueLength: uapi.QUEUE_LEN_MAX + 1 }],
-      ['reserved bits', { reserved: [0, 1, 0] }],
+      ['a batch delay without batch', { mode: uapi.MODE_RING, batchDelayUs: 1000 }],
+      ['a batch delay over a minute', { mode: uapi.MODE_RING, flags: uapi.BIND_BATCH, batchDelayUs: uapi.BATCH_USECS_MAX + 1 }],
+      ['reserved bits', { reserved: [0, 1] }],
       ['an empty name', { ifname: '' }],
     ];
     const refusals = einval.map(([what, fields]) => {

@@ -43,9 +43,10 @@
 /*
  * Modes RING and ZEROCOPY: poll() reports the ring readable per batch, not
  * per frame: once half the slots are pending, or once the oldest frame not
- * yet announced is about 1 ms old. A consumer that polls before each batch
- * then takes frames many at a time (as TPACKET_V3's block timeout does),
- * for up to 1 ms of latency. The shared indices are exact at all times.
+ * yet announced is batch_usecs old (1 ms unless the bind says). A consumer
+ * that polls before each batch then takes frames many at a time (as
+ * TPACKET_V3's block timeout, tp_retire_blk_tov, does), for up to
+ * batch_usecs of latency. The shared indices are exact at all times.
  */
 #define FASTNET_BIND_BATCH	(1U << 1)
 /*
@@ -70,6 +71,10 @@
 /* slots * slot_size at most. */
 #define FASTNET_RING_DATA_MAX		(128U << 20)
 
+/* FASTNET_BIND_BATCH's announcement delay, microseconds. */
+#define FASTNET_BATCH_USECS_DEFAULT	1000
+#define FASTNET_BATCH_USECS_MAX		60000000	/* a minute */
+
 /* Read queue: frames, and the memory they may hold, at most. */
 #define FASTNET_QUEUE_LEN_MAX		65536
 #define FASTNET_QUEUE_LEN_DEFAULT	1024
@@ -82,7 +87,13 @@ struct fastnet_bind {
 	__u32 slots;			/* RING only, else 0 */
 	__u32 slot_size;		/* RING only, else 0; bytes */
 	__u32 queue_len;		/* READ only, else 0; frames */
-	__u32 reserved[3];		/* must be 0 */
+	/*
+	 * With FASTNET_BIND_BATCH only, else 0: how long a published frame
+	 * may wait to be announced, microseconds; 0 means the default. A
+	 * longer delay means fewer wakeups at low rates (libpcap's to_ms).
+	 */
+	__u32 batch_usecs;
+	__u32 reserved[2];		/* must be 0 */
 };
 
 /*
@@ -179,7 +190,8 @@ struct fastnet_ring_info {
 /*
  * Binds the session. EBUSY: the session is already bound, or the device
  * already has a fastnet session or another rx_handler (bridge, bond...);
- * ENODEV: no such device; EINVAL: bad mode, flags, sizes or reserved bits;
+ * ENODEV: no such device; EINVAL: bad mode, flags, sizes, batch_usecs or
+ * reserved bits;
  * EOPNOTSUPP: not an Ethernet device, or mode ZEROCOPY on a device whose
  * driver has no zero-copy support; EPERM: no
  * CAP_NET_RAW.
