@@ -52,6 +52,7 @@ struct fastnet_zc {
 	struct fastnet_zc_reg *reg;
 	struct net_device *dev;
 	bool active;			/* between enter() and leave() */
+	bool hand_up;			/* leave(): frames go up the stack */
 	bool published;			/* since the last wake-up */
 	dma_addr_t *dma;		/* per buffer */
 	u32 *owner;			/* the buffer at each ring index */
@@ -151,7 +152,7 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma)
 	u32 b;
 
 	fastnet_zc_reclaim(zc);
-	if (zc->free_head == zc->free_tail)
+	if (zc->hand_up || zc->free_head == zc->free_tail)
 		return false;
 	b = zc->free[zc->free_head++ & (zc->ring->slots - 1)];
 	/* The CPU may have read it: the device's turn now. */
@@ -186,20 +187,18 @@ static unsigned int fastnet_zc_filter(struct fastnet_zc *zc, const u8 *frame,
 }
 
 /*
- * FASTNET_BIND_PASS: a frame the filter rejected goes on up the stack as a
- * copy in an skb of its own, from the driver's NAPI poll (or, when the
- * driver empties its ring with NAPI disabled, from process context, where
- * netif_rx() takes it). Meant for the little control traffic (ARP, ICMP) a
- * device must keep answering; with no memory the frame is dropped, as a
- * driver with no skb drops it.
+ * A frame up the stack as a copy in an skb of its own, from the driver's
+ * NAPI poll (or, when the driver empties its ring with NAPI disabled, from
+ * process context, where netif_rx() takes it); with no memory the frame is
+ * dropped, as a driver with no skb drops it.
  */
-static void fastnet_zc_pass(struct fastnet_zc *zc, const void *data,
-			    unsigned int len)
+static void fastnet_zc_up(struct fastnet_zc *zc, const void *data,
+			  unsigned int len)
 {
 	struct net_device *dev = zc->dev;
 	struct sk_buff *skb;
 
-	if (!(zc->fdev->flags & FASTNET_BIND_PASS) || len < ETH_HLEN)
+	if (len < ETH_HLEN)
 		return;
 	skb = netdev_alloc_skb_ip_align(dev, len);
 	if (!skb) {
@@ -212,6 +211,17 @@ static void fastnet_zc_pass(struct fastnet_zc *zc, const void *data,
 		netif_receive_skb(skb);
 	else
 		netif_rx(skb);
+}
+
+/*
+ * FASTNET_BIND_PASS: a frame the filter rejected goes on up the stack. Meant
+ * for the little control traffic (ARP, ICMP) a device must keep answering.
+ */
+static void fastnet_zc_pass(struct fastnet_zc *zc, const void *data,
+			    unsigned int len)
+{
+	if (zc->fdev->flags & FASTNET_BIND_PASS)
+		fastnet_zc_up(zc, data, len);
 }
 
 struct page *fastnet_zc_buf_page(struct fastnet_zc *zc, u32 buf,
@@ -271,6 +281,17 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 
 	if (WARN_ON_ONCE(buf >= ring->slots))
 		return;
+	if (unlikely(zc->hand_up)) {
+		if (!flags && len <= ring->slot_size) {
+			if (zc->reg->dma_dev)
+				dma_sync_single_for_cpu(zc->reg->dma_dev,
+							zc->dma[buf], len,
+							DMA_FROM_DEVICE);
+			fastnet_zc_up(zc, fastnet_zc_buf_addr(zc, buf), len);
+		}
+		zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
+		return;
+	}
 	if (unlikely(flags || !len || len > ring->slot_size)) {
 		zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
 		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
@@ -293,6 +314,8 @@ EXPORT_SYMBOL_GPL(fastnet_zc_receive);
 
 bool fastnet_zc_copy_room(struct fastnet_zc *zc)
 {
+	if (zc->hand_up)
+		return true;
 	fastnet_zc_reclaim(zc);
 	return zc->free_head != zc->free_tail;
 }
@@ -305,6 +328,11 @@ void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
 	unsigned int snap;
 	u32 b;
 
+	if (unlikely(zc->hand_up)) {
+		if (!flags && len <= ring->slot_size)
+			fastnet_zc_up(zc, data, len);
+		return;
+	}
 	if (unlikely(flags || !len || len > ring->slot_size)) {
 		fastnet_count(zc->fdev, len, FASTNET_DROPPED, 0);
 		return;
@@ -338,6 +366,12 @@ void fastnet_zc_release(struct fastnet_zc *zc, u32 buf)
 	zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_release);
+
+void fastnet_zc_hand_up(struct fastnet_zc *zc)
+{
+	zc->hand_up = true;
+}
+EXPORT_SYMBOL_GPL(fastnet_zc_hand_up);
 
 void fastnet_zc_receive_done(struct fastnet_zc *zc)
 {

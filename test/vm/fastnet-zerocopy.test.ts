@@ -139,8 +139,8 @@ async function quiet(session: fastnet.Session): Promise<fastnet.Stats> {
  * slots as they come): after a ring's worth of frames it holds only slots.
  */
 async function takeOverDone(session: fastnet.Session): Promise<{ result: TrafficResult; stats: fastnet.Stats }> {
-  // The last session's leave stopped RX, and QEMU's e1000 takes no frame for 1 s after any
-  // write of its receive control register (hardware: about 10 ms).
+  // The last session left with no traffic to fill its slots, so it stopped RX, and QEMU's e1000
+  // takes no frame for 1 s after any write of its receive control register (hardware: about 10 ms).
   await sleep(RCTL_HOLD_MS);
   const { result, seen, stats } = await capture(session, { size: 100, count: 600, rate: 3000 });
   expect(seen.bad).toEqual([]);
@@ -255,7 +255,7 @@ describe('frames from the host', () => {
   });
 
   test('batch: poll() reports the ring readable at most once a millisecond, and every frame is taken', async () => {
-    await sleep(RCTL_HOLD_MS); // the last session's leave stopped the e1000's RX
+    await sleep(RCTL_HOLD_MS); // the last session left idle: it stopped the e1000's RX
     using session = fastnet.open().bind(DEV, 'zerocopy', { slots: 4096, batch: true });
     const frames = new Map<number, number>(); // request id -> frames
     let wakeups = 0;

@@ -50,26 +50,13 @@ test(`${NIC}: ring mode's bind and close lose no frame (the NIC is not touched)$
   if (timed) expect(run.gaps).toEqual([]);
 });
 
-if (NIC === 'e1000') {
-  test(`e1000: entering zero-copy loses no frame; leaving loses only what QEMU refuses for 1 s after RX restarts${onDebug}`, async () => {
-    const run = await measureSwitchGaps(traffic, DEV, { mode: 'zerocopy', rate: RATE });
-    expectAccounted(run);
-    if (!timed) return;
-    expect(run.lostAroundBind).toBe(0);
-    // Leaving stops RX (RCTL.EN) to take every slot back: QEMU's e1000 then takes no frame for
-    // 1 s (its flush timer; hardware: none), and the host's socket drops them. The driver's own part
-    // (RX stopped 10 ms, frames the NIC completed but NAPI had not yet handed over) is the rest.
-    expect(run.lostAroundClose).toBeGreaterThanOrEqual(run.hostDropped);
-    expect(run.hostDropped).toBeLessThanOrEqual((RATE * (RCTL_HOLD_MS + 100)) / 1000);
-    expect(run.lostAroundClose - run.hostDropped).toBeLessThanOrEqual(RATE / 10);
-  });
-} else {
-  test(`${NIC}: entering and leaving zero-copy reset the receive queue alone: each loses at most 20 ms of frames${onDebug}`, async () => {
-    // Measured on Debian's kernel: 0 to 1 frame around bind, 4 to 13 around close (2 to 6.5 ms:
-    // the queue's reset, and frames left unread in the ring as the session closes), at 2000 frames/s.
-    const run = await measureSwitchGaps(traffic, DEV, { mode: 'zerocopy', rate: RATE });
-    expectAccounted(run);
-    const bound = (RATE * 20) / 1000;
-    if (timed) expect({ bind: run.lostAroundBind <= bound, close: run.lostAroundClose <= bound }).toEqual({ bind: true, close: true });
-  });
-}
+test(`${NIC}: entering and leaving zero-copy keep RX running: each loses at most 20 ms of frames${onDebug}`, async () => {
+  // Measured on Debian's kernel at 2000 frames/s: e1000 0 frames around bind and close (leaving
+  // refills the ring with the driver's buffers and sends what lands in the slots the NIC still
+  // holds up the stack); virtio-net 0 to 1 around bind, 4 to 13 around close (2 to 6.5 ms: the
+  // queue's reset, and frames left unread in the ring as the session closes).
+  const run = await measureSwitchGaps(traffic, DEV, { mode: 'zerocopy', rate: RATE });
+  expectAccounted(run);
+  const bound = (RATE * 20) / 1000;
+  if (timed) expect({ bind: run.lostAroundBind <= bound, close: run.lostAroundClose <= bound }).toEqual({ bind: true, close: true });
+});
