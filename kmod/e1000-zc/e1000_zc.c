@@ -216,6 +216,8 @@ static void e1000_zc_take_over(struct e1000_adapter *adapter,
 	unsigned int i;
 
 	e1000_zc_lock(adapter);
+	adapter->zc_armed = 0;
+	adapter->zc_leaving = false;
 	if (!netif_running(adapter->netdev) ||
 	    test_bit(__E1000_DOWN, &adapter->flags)) {
 		adapter->zc = zc;
@@ -231,8 +233,6 @@ static void e1000_zc_take_over(struct e1000_adapter *adapter,
 			i = 0;
 	}
 	adapter->zc = zc;
-	adapter->zc_armed = 0;
-	adapter->zc_leaving = false;
 	adapter->clean_rx = e1000_zc_clean_rx_irq;
 	adapter->alloc_rx_buf = e1000_zc_alloc_rx_buffers;
 	e1000_zc_napi_restart(adapter);
