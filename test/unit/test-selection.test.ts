@@ -73,6 +73,8 @@ describe('the virtio-net boots (vm.sh --nic virtio) run files that take host fra
   test("the debug kernel's second boot, which has virtio-net, runs virtio files and no other file that takes host frames", () => {
     const debugVirtio = patternList('virtio_debug_files');
     expect(debugVirtio.filter((name) => !virtio.includes(name))).toEqual([]);
+    // ... instead of in the first boot (e1000), which the script tells to skip them.
+    expect(fs.readFileSync(path.join(ROOT, 'qemu', 'test.sh'), 'utf8')).toContain('$debug_skip|$debug_second|$virtio_debug_files');
     expect(patternList('debug_second').filter((name) => /HostTraffic|'eth0'/.test(source(name)))).toEqual([]);
   });
 });
