@@ -778,7 +778,6 @@ function describeFault(fault: { reason: string; at: number }, program: Buffer): 
   return `instruction ${fault.at} of ${length}: ${fault.reason}`;
 }
 
-/** Opens a session of /dev/fastnet (non-blocking unless asked). */
 /** What each driver with fastnet's zero-copy operations refuses (kmod/<driver>-zc), as a bind's reason. */
 const ZERO_COPY_LIMITS: Record<string, string> = {
   e1000: 'the e1000 takes zero-copy with an MTU of 1500 at most (a slot holds one standard frame)',
@@ -798,6 +797,7 @@ export function deviceDriver(device: string): string | null {
   }
 }
 
+/** Opens a session of /dev/fastnet (non-blocking unless asked). */
 export function open(options: OpenOptions = {}): Session {
   return new Session(options);
 }
