@@ -44,8 +44,8 @@ const PAYLOAD_HEADER = 16;
 export const STOP_BATCH_FRAMES = 64;
 /**
  * How long to wait after the guest wrote the e1000's receive control register (RCTL: a link-up,
- * leaving zero-copy with no traffic to fill its slots, promiscuous mode) before sending: QEMU's e1000 takes no frame for up to 1 s
- * after it (hardware: about 10 ms). docs/fastnet.md.
+ * leaving zero-copy with no traffic to fill its slots, promiscuous mode) before sending: QEMU's
+ * e1000 takes no frame for up to 1 s after it (hardware: about 10 ms). docs/fastnet.md.
  */
 export const RCTL_HOLD_MS = 1100;
 /** framegen's heartbeat (every 100 ms) not moving for this long: it is gone. */
