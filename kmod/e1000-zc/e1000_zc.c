@@ -256,7 +256,6 @@ static bool e1000_zc_drain(struct e1000_adapter *adapter)
 	unsigned int armed, now;
 
 	napi_disable(&adapter->napi);
-	fastnet_zc_hand_up(adapter->zc);
 	adapter->zc_leaving = true;
 	e1000_alloc_rx_buffers(adapter, rx_ring, E1000_DESC_UNUSED(rx_ring));
 	e1000_zc_napi_restart(adapter);

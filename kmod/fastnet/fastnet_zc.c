@@ -52,7 +52,7 @@ struct fastnet_zc {
 	struct fastnet_zc_reg *reg;
 	struct net_device *dev;
 	bool active;			/* between enter() and leave() */
-	bool hand_up;			/* leave(): frames go up the stack */
+	bool hand_up;			/* detaching: frames go up the stack */
 	bool published;			/* since the last wake-up */
 	dma_addr_t *dma;		/* per buffer */
 	u32 *owner;			/* the buffer at each ring index */
@@ -152,7 +152,7 @@ bool fastnet_zc_arm(struct fastnet_zc *zc, u32 *buf, dma_addr_t *dma)
 	u32 b;
 
 	fastnet_zc_reclaim(zc);
-	if (zc->hand_up || zc->free_head == zc->free_tail)
+	if (zc->free_head == zc->free_tail)
 		return false;
 	b = zc->free[zc->free_head++ & (zc->ring->slots - 1)];
 	/* The CPU may have read it: the device's turn now. */
@@ -281,7 +281,7 @@ void fastnet_zc_receive(struct fastnet_zc *zc, u32 buf, unsigned int len,
 
 	if (WARN_ON_ONCE(buf >= ring->slots))
 		return;
-	if (unlikely(zc->hand_up)) {
+	if (unlikely(READ_ONCE(zc->hand_up))) {
 		if (!flags && len <= ring->slot_size) {
 			if (zc->reg->dma_dev)
 				dma_sync_single_for_cpu(zc->reg->dma_dev,
@@ -314,7 +314,7 @@ EXPORT_SYMBOL_GPL(fastnet_zc_receive);
 
 bool fastnet_zc_copy_room(struct fastnet_zc *zc)
 {
-	if (zc->hand_up)
+	if (READ_ONCE(zc->hand_up))
 		return true;
 	fastnet_zc_reclaim(zc);
 	return zc->free_head != zc->free_tail;
@@ -328,7 +328,7 @@ void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
 	unsigned int snap;
 	u32 b;
 
-	if (unlikely(zc->hand_up)) {
+	if (unlikely(READ_ONCE(zc->hand_up))) {
 		if (!flags && len <= ring->slot_size)
 			fastnet_zc_up(zc, data, len);
 		return;
@@ -366,12 +366,6 @@ void fastnet_zc_release(struct fastnet_zc *zc, u32 buf)
 	zc->free[zc->free_tail++ & (ring->slots - 1)] = buf;
 }
 EXPORT_SYMBOL_GPL(fastnet_zc_release);
-
-void fastnet_zc_hand_up(struct fastnet_zc *zc)
-{
-	zc->hand_up = true;
-}
-EXPORT_SYMBOL_GPL(fastnet_zc_hand_up);
 
 void fastnet_zc_receive_done(struct fastnet_zc *zc)
 {
@@ -507,6 +501,12 @@ void fastnet_zc_detach(struct fastnet_dev *fdev)
 	if (!zc || !zc->active)
 		return;
 	zc->missed = zc->reg->ops->missed(zc->dev) - zc->missed_base;
+	/*
+	 * Nobody reads the ring any more: from the next frame on, what the
+	 * NIC completes goes up the stack as a copy and its buffer is free
+	 * again, to be armed until leave() (the NIC keeps receiving).
+	 */
+	WRITE_ONCE(zc->hand_up, true);
 	/* Readers that see active false read the frozen count. */
 	smp_store_release(&zc->active, false);
 	/* No fastnet_zc_kick() or _missed() is still calling the driver. */

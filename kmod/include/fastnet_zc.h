@@ -33,8 +33,13 @@ struct fastnet_zc_ops {
 	/*
 	 * RTNL held. Back to the driver's own buffers: on return the NIC
 	 * holds no zero-copy buffer and no fastnet_zc_* call is running or
-	 * will be made for @dev. It may keep RX running meanwhile, after
-	 * fastnet_zc_hand_up().
+	 * will be made for @dev. It may keep RX running meanwhile: the
+	 * session is gone, so the frames the NIC completes in fastnet's
+	 * buffers (and in the driver's, through fastnet_zc_receive_copy())
+	 * now go up the stack as copies. A driver that can refill its ring
+	 * with its own buffers while RX runs gets every one of fastnet's
+	 * back as the NIC fills it, without stopping RX (which costs some
+	 * hardware, and QEMU's e1000, a link-length gap).
 	 */
 	void (*leave)(struct net_device *dev);
 	/* Process context: re-arm handed-back buffers soon (schedule NAPI). */
@@ -96,16 +101,6 @@ void fastnet_zc_receive_copy(struct fastnet_zc *zc, const void *data,
  * must hand each armed buffer to fastnet_zc_receive() or here.
  */
 void fastnet_zc_release(struct fastnet_zc *zc, u32 buf);
-/*
- * From leave(), before restarting NAPI: the session is gone, so from now on
- * the frames the NIC completes in fastnet's buffers (and in the driver's,
- * through fastnet_zc_receive_copy()) go up the stack as copies, and
- * fastnet_zc_arm() arms none. A driver that can refill its ring with its
- * own buffers while RX runs then gets every buffer back as the NIC fills
- * it, without stopping RX (which costs some hardware, and QEMU's e1000, a
- * link-length gap).
- */
-void fastnet_zc_hand_up(struct fastnet_zc *zc);
 /* After a batch of fastnet_zc_receive(): wakes the ring's readers. */
 void fastnet_zc_receive_done(struct fastnet_zc *zc);
 

@@ -119,7 +119,8 @@ static bool virtnet_zc_free_unused_buf(struct virtnet_info *vi, void *token)
 
 /*
  * Leaving, NAPI disabled: the frames the device put in fastnet's buffers
- * and NAPI has not taken yet go to the ring, not back to the free buffers.
+ * and NAPI has not taken yet are not lost with the reset: the session is
+ * closing, so fastnet sends them up the stack as copies.
  */
 static void virtnet_zc_drain(struct virtnet_info *vi, struct receive_queue *rq)
 {

@@ -36,8 +36,9 @@ runCommand(spec, async ({ positionals }) => {
     const ms = (frames: number) => ((frames * 1000) / rate).toFixed(1);
     console.log(
       `  round ${round}: lost around bind ${run.lostAroundBind} (${ms(run.lostAroundBind)} ms), ` +
-        `around close ${run.lostAroundClose} (${ms(run.lostAroundClose)} ms); bind ${run.bindMs} ms, close ${run.closeMs} ms; ` +
-        `${run.seen} of ${run.sent} seen, host dropped ${run.hostDropped}`,
+        `around close ${run.lostAroundClose} (${ms(run.lostAroundClose)} ms, ${run.unreadAtClose} of them unread in the ring); ` +
+        `bind ${run.bindMs} ms, close ${run.closeMs} ms; ${run.seen} of ${run.sent} seen, ` +
+        `host dropped ${run.hostDropped}, watcher dropped ${run.watcherDropped}`,
     );
   }
 });

@@ -21,10 +21,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const timed = !DEBUG_KERNEL;
 const onDebug = DEBUG_KERNEL ? ' (the debug kernel: no bound)' : '';
 
-/** Every frame sent was seen by the socket or the session, or lost around one of the two switches. */
+/**
+ * Every frame sent was seen by the socket or the session, or lost around one of the two switches;
+ * the watching socket lost none (else a gap could be its own).
+ */
 function expectAccounted(run: SwitchGaps): void {
   expect(run.seen + run.lostAroundBind + run.lostAroundClose).toBe(run.sent);
   expect(run.seen).toBeGreaterThan(0);
+  expect(run.watcherDropped).toBe(0);
 }
 
 let traffic: HostTraffic;
@@ -51,12 +55,20 @@ test(`${NIC}: ring mode's bind and close lose no frame (the NIC is not touched)$
 });
 
 test(`${NIC}: entering and leaving zero-copy keep RX running: each loses at most 20 ms of frames${onDebug}`, async () => {
-  // Measured on Debian's kernel at 2000 frames/s: e1000 0 frames around bind and close (leaving
-  // refills the ring with the driver's buffers and sends what lands in the slots the NIC still
-  // holds up the stack); virtio-net 0 to 1 around bind, 4 to 13 around close (2 to 6.5 ms: the
-  // queue's reset, and frames left unread in the ring as the session closes).
+  // Around close, the frames the kernel had given the session that it had not read yet are lost
+  // with it (unreadAtClose, more when the guest is descheduled): the bound is on the others,
+  // those the switch itself lost. Measured on Debian's kernel at 2000 frames/s: e1000 0 frames
+  // around bind and close (leaving refills the ring with the driver's buffers and sends what
+  // lands in the slots the NIC still holds up the stack); virtio-net 0 to 1 around bind, 4 to 13
+  // around close (2 to 6.5 ms: the queue's reset).
   const run = await measureSwitchGaps(traffic, DEV, { mode: 'zerocopy', rate: RATE });
+  console.log(
+    `${NIC} zero-copy at ${RATE}/s: lost ${run.lostAroundBind} around bind (${run.bindMs} ms), ` +
+      `${run.lostAroundClose} around close (${run.closeMs} ms; ${run.unreadAtClose} unread in the ring); ` +
+      `host dropped ${run.hostDropped}; gaps ${JSON.stringify(run.gaps)}`,
+  );
   expectAccounted(run);
   const bound = (RATE * 20) / 1000;
-  if (timed) expect({ bind: run.lostAroundBind <= bound, close: run.lostAroundClose <= bound }).toEqual({ bind: true, close: true });
+  const switchLost = { bind: run.lostAroundBind, close: run.lostAroundClose - run.unreadAtClose };
+  if (timed) expect({ bind: switchLost.bind <= bound, close: switchLost.close <= bound }).toEqual({ bind: true, close: true });
 });
