@@ -114,6 +114,9 @@ else
 	# before an open would be lost.
 	exec 3</dev/ttyS2
 	stty -F /dev/ttyS2 raw -echo
+	# Said before the command runs: vm.sh passes a signal on only once it has seen this line, and
+	# a command that wrote something (a file the host waits for) before it would be powered off.
+	say "command started"
 	# Its own session and process group, so a signal reaches the command and
 	# its children as a terminal's Ctrl-C would; env --default-signal undoes
 	# the SIGINT and SIGQUIT that a background job of this shell ignores.
@@ -124,9 +127,11 @@ else
 		read -r sig <&3 || exit 0
 		case $sig in INT | TERM) ;; *) sig=INT ;; esac
 		say "the host asks to stop: SIG$sig to the command, SIGKILL after 5 s"
-		kill -"$sig" -"$cmd" 2>/dev/null
-		i=0
+		# Again until it lands: a request that came with the marker can find the command not yet
+		# in its own process group (setsid).
+		i=0 sent=0
 		while [ $i -lt 50 ] && kill -0 "$cmd" 2>/dev/null; do
+			[ $sent = 1 ] || ! kill -"$sig" -"$cmd" 2>/dev/null || sent=1
 			sleep 0.1
 			i=$((i + 1))
 		done
@@ -134,7 +139,6 @@ else
 	) &
 	watcher=$!
 	exec 3<&-
-	say "command started"
 	wait "$cmd"
 	rc=$?
 	kill "$watcher" 2>/dev/null
