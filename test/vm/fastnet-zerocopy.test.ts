@@ -603,9 +603,8 @@ async function capacity(session: fastnet.Session): Promise<number> {
   const seen: Seen = { frames: 0, stale: 0, replies: 0, bad: [], lastSeq: -1 };
   check(held, sent.id, 200, seen);
   expect(seen.bad.slice(0, 5)).toEqual([]);
-  // Let what QEMU still queues from this run arrive, and go.
-  await quiet(session);
-  session.ring.drain();
+  // What QEMU still queues from this run goes at the next call's start, or in capture()'s count
+  // of stale frames.
   return after - before;
 }
 

@@ -633,7 +633,8 @@ describe('races with processes that exit', () => {
   const tick = () => new Promise((r) => setImmediate(r));
 
   test('a fork storm during RESET and ALL: every process listed has its pid, never pid 0', async () => {
-    const seconds = 20;
+    // The debug kernel's checkers find a race in a path that runs; Debian's kernel only shows pid 0.
+    const seconds = rounds(10, 20);
     // Children that live about as long as a walk of their address space.
     const storm = spawn(path.join(ROOT, 'out', 'bin', 'forkstorm'), [String(seconds), '4'], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -677,7 +678,7 @@ describe('races with processes that exit', () => {
     const pages = 8;
     const saved = fs.readFileSync(NR_HUGEPAGES, 'utf8').trim();
     fs.writeFileSync(NR_HUGEPAGES, String(Number(saved) + pages));
-    const helper = spawn(path.join(ROOT, 'out', 'bin', 'hugetlb-share'), ['15', '3', String(pages)], {
+    const helper = spawn(path.join(ROOT, 'out', 'bin', 'hugetlb-share'), [String(rounds(8, 15)), '3', String(pages)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     try {
