@@ -24,6 +24,8 @@ const head = (message) =>
     .slice(0, 8)
     .map((line) => `[test]       ${line}`)
     .join('\n');
+// A file jest could not run (a syntax error, a failing import): failed, with no test in it.
+const didNotRun = (suite) => suite.status === 'failed' && suite.assertionResults.length === 0;
 for (const arg of process.argv.slice(2)) {
   const [part, status, seconds] = arg.split(':');
   parts.push(`${part} ${seconds ?? '?'} s`);
@@ -41,11 +43,11 @@ for (const arg of process.argv.slice(2)) {
     for (const a of suite.assertionResults.filter((t) => t.status === 'failed')) {
       failures.push(`[test] FAILED ${part} ${name}: ${a.fullName}\n${head(a.failureMessages.join('\n'))}`);
     }
-    if (suite.status === 'failed' && suite.assertionResults.length === 0) {
+    if (didNotRun(suite)) {
       failures.push(`[test] FAILED ${part} ${name}: the file did not run\n${head(suite.message)}`);
     }
   }
-  const suiteErrors = result.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+  const suiteErrors = result.testResults.filter(didNotRun).length;
   console.log(
     `[test] ${part}: ${result.numPassedTests} passed, ${result.numFailedTests} failed` +
       (suiteErrors ? `, ${suiteErrors} suites failed to run` : ''),
